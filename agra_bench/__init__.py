@@ -1,0 +1,9 @@
+"""agra-bench: closed-loop robustness benchmark for visuomotor robot policies.
+
+The package is split so that each part knows as little as possible about the others:
+envs know nothing of policies, the runner knows nothing of a policy's internals, and a
+perturbation knows only the simulator it edits (see README, "Architecture").
+"""
+
+__version__ = "0.1.0"
+SCHEMA_VERSION = 1

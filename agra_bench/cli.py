@@ -1,0 +1,139 @@
+"""The `agra-bench` command line.
+
+Bad input of any kind ends in one line on stderr naming the bad value and the valid ones, and
+exit code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agra_bench.errors import UsageError, unknown
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Closed-loop robustness benchmark for visuomotor robot policies.")
+console = Console()
+err_console = Console(stderr=True)
+
+LIST_WHAT = ("suites", "tasks", "policies", "perturbations", "protocols")
+
+
+@app.command()
+def run(
+    policy: Annotated[str, typer.Option(help="random, noop, ... or package.module:ClassName")],
+    suite: Annotated[str, typer.Option(help="libero_spatial, libero_10, robosuite_lift, ...")],
+    tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "all",
+    episodes: Annotated[int | None, typer.Option(help="episodes per task and arm [protocol: 50]")] = None,
+    perturb: Annotated[str, typer.Option(help="none, all, a family, family:severity=3, a+b")] = "none",
+    severity: Annotated[int, typer.Option(help="1-5")] = 3,
+    split: Annotated[str, typer.Option(help="id or ood variant pool")] = "id",
+    seed: int = 0,
+    out: Path = Path("results"),
+    workers: int = 1,
+    max_steps: Annotated[int | None, typer.Option(help="step cap override [protocol's cap]")] = None,
+    video: Annotated[int, typer.Option(help="MP4s saved per task and arm")] = 0,
+    checkpoint: str | None = None,
+    executor: str = "local",
+    protocol: str = "libero",
+    image_size: int = 128,
+    render_quality: Annotated[str, typer.Option(help="standard, tuned or fast")] = "tuned",
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Run closed-loop episodes and write DIR/<run_id>/episodes.parquet and manifest.json."""
+    from agra_bench.config import RunConfig
+    from agra_bench.runner import run as run_episodes
+
+    config = RunConfig(
+        policy=policy, suite=suite, tasks=tasks, episodes=episodes, perturb=perturb, severity=severity,
+        split=split, seed=seed, out=out, workers=workers, max_steps=max_steps, video=video,
+        checkpoint=checkpoint, executor=executor, protocol=protocol, image_size=image_size,
+        render_quality=render_quality,
+    )
+    summary = run_episodes(config, show_progress=progress, console=err_console)
+    rate = summary.successes / summary.ran if summary.ran else float("nan")
+    console.print(
+        f"run {summary.run_id}: {summary.ran} episodes run, {summary.skipped} already done "
+        f"(of {summary.planned}); success {summary.successes}/{summary.ran} ({rate:.1%}), "
+        f"errors {summary.errors}\n{summary.run_dir / 'episodes.parquet'}"
+    )
+
+
+@app.command("list")
+def list_cmd(
+    what: Annotated[str, typer.Argument(help=", ".join(LIST_WHAT))],
+    suite: Annotated[str | None, typer.Option(help="suite for 'list tasks'")] = None,
+) -> None:
+    """List suites, tasks of a suite, policies, perturbations or protocols."""
+    from agra_bench import suites as suite_registry
+
+    if what not in LIST_WHAT:
+        raise unknown("list target", what, LIST_WHAT)
+    table = Table(show_lines=False)
+    if what == "suites":
+        table.add_column("suite"), table.add_column("kind"), table.add_column("step cap")
+        from agra_bench.protocol import get_protocol
+
+        for name in suite_registry.all_suites():
+            table.add_row(name, suite_registry.suite_kind(name), str(get_protocol("libero").step_cap(name)))
+    elif what == "tasks":
+        if suite is None:
+            raise UsageError(f"'list tasks' needs --suite; valid: {', '.join(suite_registry.all_suites())}")
+        table.add_column("id", justify="right"), table.add_column("name"), table.add_column("instruction")
+        for task in suite_registry.list_tasks(suite):
+            table.add_row(str(task.task_id), task.name, task.instruction)
+    elif what == "policies":
+        from policies.registry import POLICIES, policy_names
+
+        table.add_column("policy"), table.add_column("description")
+        for name in policy_names():
+            table.add_row(name, (POLICIES[name].__doc__ or "").strip().splitlines()[0])
+    elif what == "perturbations":
+        from perturbations.registry import families
+
+        table.add_column("family"), table.add_column("description")
+        for name, cls in families().items():
+            table.add_row(name, cls.description)
+    else:
+        from agra_bench.protocol import PROTOCOLS
+
+        table.add_column("protocol"), table.add_column("settle"), table.add_column("description")
+        for proto in PROTOCOLS.values():
+            table.add_row(proto.name, str(proto.settle_steps), proto.description)
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: usage errors become one line and exit code 2."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    try:
+        app(standalone_mode=False)
+    except UsageError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except RuntimeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; rerun the same command to resume")
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors (bad option types, missing options)
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

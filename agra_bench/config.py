@@ -1,0 +1,103 @@
+"""The resolved configuration of a run, validated on construction.
+
+Everything that changes a result is in `RunConfig.identity()`, and the run id is a hash of it:
+re-running the same command lands in the same run directory and resumes it. What does not
+change results (worker count, executor, video count, progress bar) stays out of the identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from agra_bench.envs.rendering import get_render_quality
+from agra_bench.errors import UsageError, unknown
+from agra_bench.protocol import get_protocol
+from agra_bench.suites import parse_task_ids, suite_kind
+from perturbations.spec import Arm, parse_spec
+from policies.registry import resolve_policy_name
+
+EXECUTORS = ("local",)
+
+
+@dataclass
+class RunConfig:
+    policy: str
+    suite: str
+    tasks: str = "all"
+    episodes: int | None = None
+    perturb: str = "none"
+    severity: int = 3
+    split: str = "id"
+    seed: int = 0
+    out: Path = Path("results")
+    workers: int = 1
+    max_steps: int | None = None
+    video: int = 0
+    checkpoint: str | None = None
+    executor: str = "local"
+    protocol: str = "libero"
+    image_size: int = 128
+    render_quality: str = "tuned"
+    task_ids: list[int] = field(init=False)
+    arms: list[Arm] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        resolve_policy_name(self.policy)
+        suite_kind(self.suite)
+        proto = get_protocol(self.protocol)
+        get_render_quality(self.render_quality)
+        if self.episodes is None:
+            self.episodes = proto.episodes_per_task
+        for name, value, low in (("episodes", self.episodes, 1), ("workers", self.workers, 1),
+                                 ("video", self.video, 0), ("image-size", self.image_size, 8)):
+            if value < low:
+                raise UsageError(f"bad --{name} {value}; valid: an integer >= {low}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UsageError(f"bad --max-steps {self.max_steps}; valid: an integer >= 1")
+        if self.executor not in EXECUTORS:
+            raise unknown("executor", self.executor, EXECUTORS)
+        if self.checkpoint is not None and not Path(self.checkpoint).exists():
+            raise UsageError(f"--checkpoint {self.checkpoint} does not exist")
+        self.task_ids = parse_task_ids(self.suite, self.tasks)
+        self.arms = parse_spec(self.perturb, self.severity, self.split)
+        check_writable(self.out)
+
+    def step_cap(self) -> int:
+        if self.max_steps is not None:
+            return self.max_steps
+        return get_protocol(self.protocol).step_cap(self.suite)
+
+    def identity(self) -> dict:
+        """The fields that decide results; hashed into the run id."""
+        return {
+            "policy": self.policy, "checkpoint": self.checkpoint, "suite": self.suite,
+            "task_ids": self.task_ids, "episodes": self.episodes, "arms": [a.name for a in self.arms],
+            "split": self.split, "seed": self.seed, "max_steps": self.step_cap(),
+            "protocol": self.protocol, "image_size": self.image_size, "render_quality": self.render_quality,
+        }
+
+    def run_id(self) -> str:
+        digest = hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
+        policy = self.policy.replace(":", "-").replace("/", "-").replace(".", "-")
+        return f"{policy}-{self.suite}-{digest}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["out"] = str(self.out)
+        d["arms"] = [a.name for a in self.arms]
+        return d
+
+
+def check_writable(out: Path) -> None:
+    """UsageError naming the path unless `out` exists (or can be created) and is writable."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} is not a writable directory")

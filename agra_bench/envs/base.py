@@ -1,0 +1,194 @@
+"""The gymnasium interface shared by every simulated task.
+
+Observation (dict):
+    agentview_rgb  uint8  (H, W, 3)   third-person camera
+    wrist_rgb      uint8  (H, W, 3)   eye-in-hand camera
+    proprio        float32 (8,)       eef position (3), eef axis-angle (3), gripper qpos (2)
+    instruction    str                the task's language instruction
+Action: Box(7) in [-1, 1]: delta EEF position (3), delta rotation (3), gripper (-1 open, +1 close).
+
+Images follow one convention for every suite: robosuite renders OpenGL images bottom-up, and
+we rotate them by 180 degrees (`img[::-1, ::-1]`), the convention of the common LIBERO
+policies (OpenVLA, openpi). It is recorded in every manifest as IMAGE_CONVENTION.
+
+The simulator is built lazily on the first reset, never in __init__: creating an EGL context
+in a parent process and then forking hangs, so envs are cheap to construct anywhere and only
+touch OpenGL inside the worker process that steps them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import string
+from abc import ABC, abstractmethod
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from agra_bench.envs.rendering import apply_render_quality, get_render_quality, quality_xml_processor
+from agra_bench.protocol import get_protocol
+from agra_bench.suites import get_task
+from perturbations.base import NoPerturbation, Perturbation
+
+IMAGE_CONVENTION = "rot180: robosuite's bottom-up render rotated 180 degrees (img[::-1, ::-1])"
+CAMERAS = {"agentview_rgb": "agentview", "wrist_rgb": "robot0_eye_in_hand"}
+INSTRUCTION_CHARSET = string.printable
+PERTURB_STREAM = 0x5EED  # second entropy word of the perturbation generator
+
+
+@contextlib.contextmanager
+def seeded_numpy_global(seed: int):
+    """Seed numpy's global generator (which robosuite's samplers use) and restore it after."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
+class SimTaskEnv(gym.Env, ABC):
+    """One task of a suite, following a named protocol (settle steps, step cap, init states)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        suite: str,
+        task_id: int = 0,
+        image_size: int = 128,
+        render_quality: str = "tuned",
+        protocol: str = "libero",
+        max_steps: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.task = get_task(suite, task_id)
+        self.protocol = get_protocol(protocol)
+        self.quality = get_render_quality(render_quality)
+        if image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {image_size}")
+        self.image_size = image_size
+        self.max_steps = max_steps if max_steps is not None else self.protocol.step_cap(suite)
+        self.render_mode = render_mode
+        image = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(
+            {
+                "agentview_rgb": image,
+                "wrist_rgb": image,
+                "proprio": spaces.Box(-np.inf, np.inf, (8,), np.float32),
+                "instruction": spaces.Text(max_length=512, charset=INSTRUCTION_CHARSET),
+            }
+        )
+        self.action_space = spaces.Box(-1.0, 1.0, (7,), np.float32)
+        self.perturbation: Perturbation = NoPerturbation()
+        self.perturb_params: dict[str, Any] = {}
+        self._perturb_rng = np.random.default_rng(0)
+        self._sim_env: Any = None
+        self._last_obs: dict[str, Any] | None = None
+        self.steps = 0
+        self.init_state_id = 0
+
+    # --- backend hooks -------------------------------------------------------------------
+    @abstractmethod
+    def _build(self) -> Any:
+        """Create the robosuite-style environment (has .sim, .step, ._check_success)."""
+
+    @abstractmethod
+    def _restore_init_state(self, init_state_id: int) -> dict[str, Any]:
+        """Hard-reset the simulator to init state `init_state_id`; return the raw observation."""
+
+    def _check_success(self) -> bool:
+        return bool(self._sim_env._check_success())
+
+    # --- gymnasium API -------------------------------------------------------------------
+    @property
+    def sim(self) -> Any:
+        """robosuite's MjSim (raw model: `sim.model._model`); None before the first reset."""
+        return None if self._sim_env is None else self._sim_env.sim
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if self._sim_env is None:
+            self._sim_env = self._build()
+            self._sim_env.set_xml_processor(
+                quality_xml_processor(self.quality, self.image_size, self.image_size)
+            )
+        n_init = self.task.num_init_states
+        init_state_id = options.get("init_state_id")
+        if init_state_id is None:
+            init_state_id = int(self.np_random.integers(n_init))
+        if not 0 <= int(init_state_id) < n_init:
+            raise ValueError(f"init_state_id {init_state_id} out of range 0-{n_init - 1}")
+        self.init_state_id = int(init_state_id)
+        # Nobody sees the frames of the reset and settle steps; rendering them cost ~1.3 s
+        # per reset on CPU. Cameras are switched off until the scene has settled.
+        self._set_cameras_enabled(False)
+        try:
+            self._restore_init_state(self.init_state_id)
+            apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
+            # The perturbation's generator derives from the episode seed alone, so a key
+            # always gets the same values and every family draws from its own stream.
+            self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
+            self.perturbation.restore(self)
+            self.perturb_params = self.perturbation.apply(self, self._perturb_rng)
+            settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
+            for _ in range(self.protocol.settle_steps):
+                self._sim_env.step(settle)
+        finally:
+            self._set_cameras_enabled(True)
+        raw = self._sim_env._get_observations(force_update=True)
+        self.steps = 0
+        obs = self._observation(raw)
+        success = self._check_success()
+        info = {"success": success, "init_state_id": self.init_state_id, "task_name": self.task.name,
+                "perturb_params": self.perturb_params}
+        return obs, info
+
+    def step(self, action):
+        if self._sim_env is None:
+            raise RuntimeError("call reset() before step()")
+        action = np.clip(np.asarray(action, dtype=np.float64).reshape(7), -1.0, 1.0)
+        raw, _, _, _ = self._sim_env.step(action)
+        self.steps += 1
+        success = self._check_success()
+        obs = self._observation(raw)
+        truncated = (not success) and self.steps >= self.max_steps
+        return obs, float(success), success, truncated, {"success": success, "steps": self.steps}
+
+    def render(self):
+        return None if self._last_obs is None else self._last_obs["agentview_rgb"]
+
+    def close(self) -> None:
+        if self._sim_env is not None:
+            self._sim_env.close()
+            self._sim_env = None
+
+    # --- helpers -------------------------------------------------------------------------
+    def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
+        from robosuite.utils.transform_utils import quat2axisangle
+
+        obs = {
+            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1])
+            for key, camera in CAMERAS.items()
+        }
+        obs["proprio"] = np.concatenate(
+            [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
+        ).astype(np.float32)
+        obs["instruction"] = self.task.instruction
+        obs = self.perturbation.transform_observation(obs, self._perturb_rng)
+        self._last_obs = obs
+        return obs
+
+    def _set_cameras_enabled(self, enabled: bool) -> None:
+        for camera in CAMERAS.values():
+            self._sim_env.modify_observable(f"{camera}_image", "enabled", enabled)
+
+    def camera_kwargs(self) -> dict[str, Any]:
+        return {
+            "camera_names": list(CAMERAS.values()),
+            "camera_heights": self.image_size,
+            "camera_widths": self.image_size,
+        }

@@ -1,0 +1,59 @@
+"""The run manifest: everything needed to know what produced a results table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agra_bench import SCHEMA_VERSION, __version__
+from agra_bench.config import RunConfig
+from agra_bench.envs.base import CAMERAS, IMAGE_CONVENTION
+from agra_bench.envs.rendering import get_render_quality
+from agra_bench.protocol import get_protocol
+from agra_bench.records import atomic_write_json
+from agra_bench.versions import git_sha, package_versions
+
+MANIFEST_FILE = "manifest.json"
+
+
+def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, Any]:
+    quality = get_render_quality(config.render_quality)
+    return {
+        "run_id": config.run_id(),
+        "schema_version": SCHEMA_VERSION,
+        "agra_bench_version": __version__,
+        "config": config.to_dict(),
+        "identity": config.identity(),
+        "policy": policy_info,
+        "protocol": get_protocol(config.protocol).to_dict(),
+        "step_cap": config.step_cap(),
+        "image_convention": IMAGE_CONVENTION,
+        "cameras": CAMERAS,
+        "image_size": config.image_size,
+        "render_quality": {"name": quality.name, "msaa_samples": quality.msaa_samples,
+                           "fit_buffer": quality.fit_buffer, "shadows": quality.shadows,
+                           "reflections": quality.reflections},
+        "versions": package_versions(),
+        "git_sha": git_sha(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "command": sys.argv,
+    }
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest; on resume keep the first start time and list every session."""
+    path = run_dir / MANIFEST_FILE
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    sessions = []
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous.get("identity") != manifest["identity"]:
+            raise RuntimeError(f"{path} belongs to a different configuration")
+        sessions = previous.get("sessions", [])
+    sessions.append({"started": now, "git_sha": manifest["git_sha"], "versions": manifest["versions"]})
+    atomic_write_json(path, {**manifest, "sessions": sessions})

@@ -1,0 +1,140 @@
+"""Plans a run's episodes, runs the unfinished ones on worker processes and stores the rows.
+
+The runner knows keys and rows, not policies: workers build the policy from its name. Each
+worker process runs one episode at a time; at most `workers` episodes are in flight, so a
+killed run loses at most that many, and resuming skips every key already in the table.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from agra_bench.config import RunConfig
+from agra_bench.manifest import build_manifest, write_manifest
+from agra_bench.plan import EpisodeKey, plan_episodes
+from agra_bench.protocol import get_protocol
+from agra_bench.records import EpisodeStore
+from agra_bench.suites import get_task, suite_kind
+from agra_bench.versions import check_libero_stack, check_robosuite_stack
+from agra_bench.worker import WorkerSettings, init_worker, run_key
+from policies.registry import make_policy
+
+MAX_CRASH_RETRIES = 1
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    run_dir: Path
+    planned: int
+    skipped: int
+    ran: int
+    successes: int
+    errors: int
+
+    @property
+    def finished(self) -> int:
+        return self.skipped + self.ran
+
+
+def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, Any]:
+    task = get_task(key.suite, key.task_id)
+    return {
+        "run_id": run_id, "episode_key": key.id, "policy": config.policy, "checkpoint": config.checkpoint,
+        "suite": key.suite, "task_id": key.task_id, "task_name": task.name, "instruction": task.instruction,
+        "episode": key.episode, "init_state_id": key.init_state_id, "seed": key.seed,
+        "perturbation": key.perturbation, "severity": key.severity, "split": key.split,
+        "protocol": config.protocol, "max_steps": config.step_cap(),
+    }
+
+
+def run(config: RunConfig, show_progress: bool = True, console: Console | None = None) -> RunSummary:
+    (check_libero_stack if suite_kind(config.suite) == "libero" else check_robosuite_stack)()
+    run_id = config.run_id()
+    run_dir = config.out / run_id
+    store = EpisodeStore(run_dir)
+    try:
+        policy_info = make_policy(config.policy).describe()
+        write_manifest(run_dir, build_manifest(config, policy_info))
+        keys = plan_episodes(config)
+        done = store.done_keys()
+        todo = [k for k in keys if k.id not in done]
+        settings = WorkerSettings(
+            run_dir=str(run_dir), policy=config.policy, policy_options={}, image_size=config.image_size,
+            render_quality=config.render_quality, protocol=config.protocol, max_steps=config.step_cap(),
+            arms=tuple(config.arms), fps=get_protocol(config.protocol).control_freq_hz,
+        )
+        summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0)
+        with _progress(console, show_progress) as progress:
+            bar = progress.add_task(run_id, total=len(keys), completed=summary.skipped, rate="")
+            for row in _execute(todo, settings, config.workers, config.video):
+                store.add({**static_fields(config, run_id, row.pop("key")), **row})
+                summary.ran += 1
+                summary.successes += bool(row["success"])
+                summary.errors += row["error"] is not None
+                progress.update(bar, advance=1, rate=f"success {summary.successes}/{summary.ran}"
+                                f"{f' errors {summary.errors}' if summary.errors else ''}")
+        return summary
+    finally:
+        store.close()
+
+
+def _execute(todo: list[EpisodeKey], settings: WorkerSettings, workers: int, video: int):
+    """Yield finished rows (with their key under 'key') as episodes complete, in any order."""
+    pending = list(reversed(todo))  # pop() from the end keeps task-major order
+    crashes: dict[str, int] = {}
+    context = mp.get_context("spawn")
+    while pending:
+        pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=context,
+                                   initializer=init_worker, initargs=(settings,))
+        in_flight: dict[Future, EpisodeKey] = {}
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < workers:
+                    key = pending.pop()
+                    in_flight[pool.submit(run_key, key, key.episode < video)] = key
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = in_flight.pop(future)
+                    row = future.result()
+                    row.pop("worker_pid", None)
+                    yield {**row, "key": key}
+        except BrokenProcessPool:
+            # A worker died (e.g. a simulator segfault): retry its episodes once, then record them.
+            for key in in_flight.values():
+                crashes[key.id] = crashes.get(key.id, 0) + 1
+                if crashes[key.id] > MAX_CRASH_RETRIES:
+                    yield _crash_row(key)
+                else:
+                    pending.append(key)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _crash_row(key: EpisodeKey) -> dict[str, Any]:
+    return {"key": key, "error": "WorkerCrashed: the worker process died during this episode",
+            "wall_s": 0.0, "success": False, "steps": 0, "hit_step_cap": False, "success_at_reset": False,
+            "policy_calls": 0, "perturb_params": "{}", "obs0_sha1": None, "video": None}
+
+
+def _progress(console: Console | None, show: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console or Console(stderr=True), disable=not show, transient=False,
+    )

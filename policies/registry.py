@@ -1,0 +1,60 @@
+"""Policy registry: names to factories, filled by decorators in each policy module.
+
+Workers rebuild the policy from (name, options) inside their own process, so policies never
+cross a process boundary by pickling.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from agra_bench.errors import UsageError, unknown
+from policies.base import Policy
+
+POLICIES: dict[str, Callable[..., Policy]] = {}
+
+# Modules whose import registers policies; later issues add scripted, wam, agra, remote.
+POLICY_MODULES = ("policies.baselines",)
+
+
+def register_policy(name: str) -> Callable[[type[Policy]], type[Policy]]:
+    def decorate(cls: type[Policy]) -> type[Policy]:
+        POLICIES[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_all() -> None:
+    for module in POLICY_MODULES:
+        importlib.import_module(module)
+
+
+def policy_names() -> list[str]:
+    _load_all()
+    return list(POLICIES)
+
+
+def resolve_policy_name(name: str) -> Callable[..., Policy]:
+    """The factory for a registered name, or for 'package.module:ClassName' (a user's own policy).
+
+    UsageError with suggestions for an unknown name or an import path that does not load."""
+    _load_all()
+    if name in POLICIES:
+        return POLICIES[name]
+    if ":" in name and not name.startswith("remote://"):
+        module_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise UsageError(f"cannot load policy '{name}': {exc}") from None
+        if not (isinstance(factory, type) and issubclass(factory, Policy)):
+            raise UsageError(f"'{name}' is not a subclass of policies.base.Policy")
+        return factory
+    raise unknown("policy", name, [*POLICIES, "package.module:ClassName"])
+
+
+def make_policy(name: str, **options) -> Policy:
+    """Build a policy by registered name or import path."""
+    return resolve_policy_name(name)(**options)
