@@ -1,0 +1,99 @@
+"""Pure-Python parts: spec parsing, protocol data, episode planning, config validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from agra_bench.config import RunConfig
+from agra_bench.errors import UsageError, did_you_mean
+from agra_bench.plan import episode_seed, plan_episodes
+from agra_bench.protocol import LIBERO_PROTOCOL, Protocol, get_protocol
+from perturbations.spec import parse_spec
+
+
+def test_protocol_caps_are_the_standard_libero_ones():
+    caps = {s: LIBERO_PROTOCOL.step_cap(s) for s in
+            ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")}
+    assert caps == {"libero_spatial": 220, "libero_object": 280, "libero_goal": 300,
+                    "libero_10": 520, "libero_90": 400}
+    assert LIBERO_PROTOCOL.settle_steps == 10
+    assert LIBERO_PROTOCOL.settle_action == (0, 0, 0, 0, 0, 0, -1)
+
+
+def test_protocol_validates_on_construction():
+    with pytest.raises(UsageError, match="settle_action"):
+        Protocol("bad", 10, (0.0,), {"libero_10": 5}, 50, 20)
+    with pytest.raises(UsageError, match="protocol 'liber'.*did you mean 'libero'"):
+        get_protocol("liber")
+
+
+def test_did_you_mean():
+    assert did_you_mean("camra", ["camera", "lighting"]) == " (did you mean 'camera'?)"
+    assert did_you_mean("zzz", ["camera"]) == ""
+
+
+def test_parse_none_is_one_control_arm():
+    arms = parse_spec("none")
+    assert [a.name for a in arms] == ["none"]
+    assert arms[0].build().apply(None, None) == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("camra", "unknown perturbation 'camra'"),
+        ("none:severity=9", "bad severity '9'"),
+        ("none+none", "cannot be combined"),
+        ("", "empty --perturb"),
+        ("none:foo", "expected key=value"),
+    ],
+)
+def test_bad_specs_get_one_line_errors(spec, message):
+    with pytest.raises(UsageError, match=message) as info:
+        parse_spec(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_severity_and_split_are_validated():
+    with pytest.raises(UsageError, match="bad --severity 9"):
+        parse_spec("none", severity=9)
+    with pytest.raises(UsageError, match="bad --split 'test'"):
+        parse_spec("none", split="test")
+
+
+def test_plan_uses_init_state_k_and_seeds_shared_across_arms(tmp_path):
+    config = RunConfig(policy="random", suite="robosuite_lift", episodes=60, out=tmp_path)
+    keys = plan_episodes(config)
+    assert [k.episode for k in keys] == list(range(60))
+    assert [k.init_state_id for k in keys] == [e % 50 for e in range(60)]
+    assert len({k.id for k in keys}) == 60
+    assert keys[3].seed == episode_seed(0, 0, 3)
+    assert episode_seed(0, 0, 3) != episode_seed(1, 0, 3) != episode_seed(0, 0, 4)
+
+
+def test_run_id_is_stable_and_ignores_workers_and_video(tmp_path):
+    a = RunConfig(policy="random", suite="robosuite_lift", episodes=2, out=tmp_path, workers=1)
+    b = RunConfig(policy="random", suite="robosuite_lift", episodes=2, out=tmp_path, workers=2, video=1)
+    c = RunConfig(policy="random", suite="robosuite_lift", episodes=3, out=tmp_path)
+    assert a.run_id() == b.run_id() != c.run_id()
+    assert a.step_cap() == 300
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"episodes": 0}, "bad --episodes 0"),
+        ({"workers": 0}, "bad --workers 0"),
+        ({"max_steps": 0}, "bad --max-steps 0"),
+        ({"executor": "slurm"}, "unknown executor 'slurm'"),
+        ({"tasks": "3"}, "task id 3 out of range for robosuite_lift; valid: 0-0"),
+        ({"tasks": "x"}, "bad --tasks value 'x'"),
+        ({"policy": "randon"}, "did you mean 'random'"),
+        ({"suite": "robosuite_lfit"}, "did you mean 'robosuite_lift'"),
+        ({"render_quality": "ultra"}, "unknown render quality 'ultra'"),
+    ],
+)
+def test_config_rejects_bad_values(tmp_path, kwargs, message):
+    base = {"policy": "random", "suite": "robosuite_lift", "out": tmp_path}
+    with pytest.raises(UsageError, match=message):
+        RunConfig(**{**base, **kwargs})
