@@ -101,7 +101,7 @@ def _execute(todo: list[EpisodeKey], settings: WorkerSettings, workers: int, vid
     context = mp.get_context("spawn")
     while pending:
         pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=context,
-                                   initializer=init_worker, initargs=(settings,))
+                                   initializer=init_worker, initargs=(settings, workers))
         in_flight: dict[Future, EpisodeKey] = {}
         try:
             while pending or in_flight:

@@ -44,8 +44,12 @@ _env: SimTaskEnv | None = None
 _env_key: tuple | None = None
 
 
-def init_worker(settings: WorkerSettings) -> None:
+def init_worker(settings: WorkerSettings, workers: int = 1) -> None:
     global _settings
+    # Mesa's CPU rasteriser (llvmpipe) starts one thread per core in every process; with
+    # several workers that oversubscribes the cores. Measured on 2 cores: two workers at
+    # 131-136 ms/step with 1 thread each against 143 ms with the default.
+    os.environ.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     _settings = settings
