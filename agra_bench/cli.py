@@ -6,6 +6,7 @@ exit code 2; no traceback reaches the user.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -65,6 +66,34 @@ def run(
     )
 
 
+perturb_app = typer.Typer(help="Inspect perturbations.", no_args_is_help=True)
+app.add_typer(perturb_app, name="perturb")
+
+
+@perturb_app.command("preview")
+def perturb_preview(
+    suite: str,
+    task: int = 0,
+    perturb: str = "all",
+    out: Path = Path("gallery.png"),
+    split: str = "id",
+    image_size: int = 128,
+    init_state: int = 0,
+    seed: int = 0,
+) -> None:
+    """Contact sheet: the clean frame and each family at severities 1, 3 and 5, labelled."""
+    from agra_bench.config import check_writable
+    from agra_bench.preview import render_gallery
+    from agra_bench.suites import get_task
+    from perturbations.spec import parse_spec
+
+    get_task(suite, task)
+    parse_spec(perturb, 3, split)
+    check_writable(out.parent if str(out.parent) else Path("."))
+    meta = render_gallery(suite, task, perturb, out, image_size, split, init_state, seed)
+    console.print(f"wrote {out} ({len(meta)} perturbed tiles) and {out.with_suffix('.json')}")
+
+
 @app.command("list")
 def list_cmd(
     what: Annotated[str, typer.Argument(help=", ".join(LIST_WHAT))],
@@ -98,8 +127,12 @@ def list_cmd(
         from perturbations.registry import families
 
         table.add_column("family"), table.add_column("description")
+        table.add_column("severity 1"), table.add_column("severity 3"), table.add_column("severity 5")
+        table.add_column("id / ood pools")
         for name, cls in families().items():
-            table.add_row(name, cls.description)
+            ranges = [json.dumps(cls.ranges(s), default=str) for s in (1, 3, 5)]
+            pools = cls.pools()
+            table.add_row(name, cls.description, *ranges, f"{len(pools['id'])} / {len(pools['ood'])}")
     else:
         from agra_bench.protocol import PROTOCOLS
 

@@ -63,16 +63,20 @@ def _get_policy() -> Policy:
 
 
 def _get_env(key: EpisodeKey) -> SimTaskEnv:
+    """The task's env, reused across episodes and arms: every reset is a hard reset that
+    rebuilds the model from the unmodified scene, so only the perturbation object changes."""
     global _env, _env_key
-    wanted = (key.suite, key.task_id, key.perturbation)
+    wanted = (key.suite, key.task_id)
     if _env_key != wanted:
         _drop_env()
-        env = make_env(key.suite, key.task_id, image_size=_settings.image_size,
-                       render_quality=_settings.render_quality, protocol=_settings.protocol,
-                       max_steps=_settings.max_steps)
+        _env = make_env(key.suite, key.task_id, image_size=_settings.image_size,
+                        render_quality=_settings.render_quality, protocol=_settings.protocol,
+                        max_steps=_settings.max_steps)
+        _env_key = wanted
+    if _env.perturbation_name != key.perturbation:
         arm = next(a for a in _settings.arms if a.name == key.perturbation)
-        env.perturbation = arm.build()
-        _env, _env_key = env, wanted
+        _env.perturbation = arm.build()
+        _env.perturbation_name = key.perturbation
     return _env
 
 

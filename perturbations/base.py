@@ -1,15 +1,20 @@
 """The contract every perturbation family follows.
 
-A perturbation knows only the simulator it edits. At every reset the env calls
-`restore(env)` then `apply(env, rng)` after the init state is restored and before the settle
-steps; `rng` is seeded from the episode key, so the same key always yields the same values.
-`apply` returns the exact values it applied (JSON-serialisable), recorded as `perturb_params`.
-Per-step image effects go in `transform_observation`.
+A perturbation knows only the simulator it edits. At every reset the env calls, in order:
+  restore(env)                 undo runtime edits (the hard reset also rebuilds the model)
+  edit_xml(root, rng, env)     scene-level edits before the model is compiled (textures, objects)
+  apply(env, rng)              runtime model edits after the init state is restored
+and then runs the settle steps; `transform_observation(obs, rng)` runs on every observation.
+`rng` is seeded from the episode seed, so the same key always yields the same values. The
+edit methods return the exact values they applied (JSON-serialisable): the row's `perturb_params`.
+
+Every family documents its parameter ranges per severity in `ranges(severity)` and defines
+disjoint ID and OOD variant pools, so that "OOD" means never seen in training data.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,12 +44,30 @@ class Perturbation(ABC):
             raise UsageError(f"'{cls.family}' takes no parameters besides severity; got {sorted(params)}")
         return cls(severity=severity, split=split)
 
-    def restore(self, env: Any) -> None:  # noqa: B027 - families with runtime edits override
-        """Undo this family's edits (hard resets rebuild the model, but be explicit)."""
+    @classmethod
+    def ranges(cls, severity: int) -> dict[str, Any]:
+        """Human-readable parameter ranges at `severity` (shown by `agra-bench list perturbations`)."""
+        return {}
 
-    @abstractmethod
+    @classmethod
+    def pools(cls) -> dict[str, list[str]]:
+        """The ID and OOD variant pools ({'id': [...], 'ood': [...]}), disjoint."""
+        return {"id": [], "ood": []}
+
+    def pool(self) -> list[str]:
+        return self.pools()[self.split]
+
+    def restore(self, env: Any) -> None:  # noqa: B027 - families with runtime edits override
+        """Undo this family's runtime edits. robosuite's hard reset rebuilds the model from the
+        unmodified XML at every reset, which already restores the originals."""
+
+    def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
+        """Edit the scene XML (an ElementTree root) before it is compiled; return values applied."""
+        return {}
+
     def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
-        """Edit the simulator; return the values applied."""
+        """Edit the compiled simulator after the init state is restored; return values applied."""
+        return {}
 
     def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         return obs
@@ -55,9 +78,6 @@ class NoPerturbation(Perturbation):
 
     family = "none"
     description = "unperturbed control arm"
-
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
-        return {}
 
 
 class Composite(Perturbation):
@@ -78,8 +98,12 @@ class Composite(Perturbation):
         for part in reversed(self.parts):
             part.restore(env)
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
         # One child generator per family keeps each family's values independent of the others.
+        children = rng.spawn(len(self.parts))
+        return {p.family: p.edit_xml(root, r, env) for p, r in zip(self.parts, children, strict=True)}
+
+    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
         children = rng.spawn(len(self.parts))
         return {p.family: p.apply(env, r) for p, r in zip(self.parts, children, strict=True)}
 

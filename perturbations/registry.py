@@ -9,7 +9,17 @@ from perturbations.base import NoPerturbation, Perturbation
 FAMILIES: dict[str, type[Perturbation]] = {"none": NoPerturbation}
 
 # Modules whose import registers families (one module per family, see the perturbation issue).
-FAMILY_MODULES: tuple[str, ...] = ()
+FAMILY_MODULES: tuple[str, ...] = (
+    "perturbations.distractor",
+    "perturbations.lighting",
+    "perturbations.camera",
+    "perturbations.texture",
+    "perturbations.background",
+    "perturbations.object_color",
+    "perturbations.noise",
+    "perturbations.robot_init",
+    "perturbations.language",
+)
 
 
 def register_family(cls: type[Perturbation]) -> type[Perturbation]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import string
+import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -27,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agra_bench.envs.rendering import apply_render_quality, get_render_quality, quality_xml_processor
+from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import get_protocol
 from agra_bench.suites import get_task
 from perturbations.base import NoPerturbation, Perturbation
@@ -47,6 +48,17 @@ def seeded_numpy_global(seed: int):
         yield
     finally:
         np.random.set_state(saved)
+
+
+def merge_params(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Merge the XML-phase and runtime-phase values of a perturbation (nested by family)."""
+    merged = dict(first)
+    for key, value in second.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 class SimTaskEnv(gym.Env, ABC):
@@ -83,8 +95,10 @@ class SimTaskEnv(gym.Env, ABC):
         )
         self.action_space = spaces.Box(-1.0, 1.0, (7,), np.float32)
         self.perturbation: Perturbation = NoPerturbation()
+        self.perturbation_name = "none"
         self.perturb_params: dict[str, Any] = {}
         self._perturb_rng = np.random.default_rng(0)
+        self._xml_params: dict[str, Any] = {}
         self._sim_env: Any = None
         self._last_obs: dict[str, Any] | None = None
         self.steps = 0
@@ -113,9 +127,12 @@ class SimTaskEnv(gym.Env, ABC):
         options = options or {}
         if self._sim_env is None:
             self._sim_env = self._build()
-            self._sim_env.set_xml_processor(
-                quality_xml_processor(self.quality, self.image_size, self.image_size)
-            )
+            self._sim_env.set_xml_processor(self._process_xml)
+        # The perturbation's generator derives from the episode seed alone, so a key always
+        # gets the same values; it exists before the hard reset so XML edits can draw from it.
+        self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
+        self.perturbation.restore(self)
+        self._xml_params = {}
         n_init = self.task.num_init_states
         init_state_id = options.get("init_state_id")
         if init_state_id is None:
@@ -129,11 +146,8 @@ class SimTaskEnv(gym.Env, ABC):
         try:
             self._restore_init_state(self.init_state_id)
             apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
-            # The perturbation's generator derives from the episode seed alone, so a key
-            # always gets the same values and every family draws from its own stream.
-            self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
-            self.perturbation.restore(self)
-            self.perturb_params = self.perturbation.apply(self, self._perturb_rng)
+            runtime_params = self.perturbation.apply(self, self._perturb_rng)
+            self.perturb_params = merge_params(self._xml_params, runtime_params)
             settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
             for _ in range(self.protocol.settle_steps):
                 self._sim_env.step(settle)
@@ -181,6 +195,26 @@ class SimTaskEnv(gym.Env, ABC):
         obs = self.perturbation.transform_observation(obs, self._perturb_rng)
         self._last_obs = obs
         return obs
+
+    def _process_xml(self, xml: str) -> str:
+        """robosuite's XML hook at every hard reset: render settings and scene-level edits."""
+        root = ET.fromstring(xml)
+        write_quality_to_xml(root, self.quality, self.image_size, self.image_size)
+        self._xml_params = self.perturbation.edit_xml(root, self._perturb_rng, self)
+        return ET.tostring(root, encoding="unicode")
+
+    # --- what perturbations may touch ------------------------------------------------------
+    def task_relevant_objects(self) -> set[str]:
+        """Names of the objects and fixtures the task's goal refers to (never perturbed)."""
+        return set(self.scene_objects())
+
+    def scene_objects(self) -> dict[str, str]:
+        """Object name -> root body name, for every object and fixture of the task."""
+        return {}
+
+    def irrelevant_objects(self) -> list[str]:
+        relevant = self.task_relevant_objects()
+        return sorted(name for name in self.scene_objects() if name not in relevant)
 
     def _set_cameras_enabled(self, enabled: bool) -> None:
         for camera in CAMERAS.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,32 @@ class LiberoEnv(SimTaskEnv):
         # LIBERO's wrapper forwards to a robosuite env; we talk to that env directly.
         self._libero_wrapper = wrapper
         return wrapper.env
+
+    def scene_objects(self) -> dict[str, str]:
+        env = self._sim_env
+        return {name: obj.root_body for name, obj in {**env.objects_dict, **env.fixtures_dict}.items()}
+
+    def task_relevant_objects(self) -> set[str]:
+        """Objects the task depends on, conservatively: LIBERO's objects of interest, every
+        object named in a goal predicate, and every object whose noun occurs in the instruction.
+
+        The last rule matters for spatial tasks: in "pick up the black bowl between the plate
+        and the ramekin", the second black bowl and the ramekin are not in the goal, but
+        recolouring them would change what the instruction refers to."""
+        problem = self._sim_env.parsed_problem
+        names = set(problem.get("obj_of_interest", []))
+        for predicate in problem.get("goal_state", []):
+            names.update(str(arg) for arg in predicate[1:])
+        objects = self.scene_objects()
+        # Goal predicates may name a region or site ("wooden_cabinet_1_top_region"): map it to
+        # the object whose name prefixes it.
+        relevant = {obj for obj in objects for name in names if name == obj or name.startswith(f"{obj}_")}
+        words = set(re.findall(r"[a-z]+", self.task.instruction.lower()))
+        for obj in objects:
+            noun = re.sub(r"_\d+$", "", obj).split("_")[-1]
+            if noun in words or f"{noun}s" in words or noun.rstrip("s") in words:
+                relevant.add(obj)
+        return relevant
 
     def _restore_init_state(self, init_state_id: int) -> dict[str, Any]:
         # A hard reset re-samples fixture placements (body_pos of static objects, which the

@@ -8,7 +8,6 @@ every reset. The chosen mode is recorded in the run manifest because it changes 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import mujoco
@@ -45,34 +44,28 @@ def get_render_quality(name: str) -> RenderQuality:
     return RENDER_QUALITIES[name]
 
 
-def quality_xml_processor(quality: RenderQuality, width: int, height: int) -> Callable[[str], str]:
-    """An XML processor for robosuite's `set_xml_processor` that writes the quality settings
-    into the scene's <visual> element, so the render context is created with them at once
-    (building an MjrContext costs ~1 s on CPU; doing it twice per reset doubles that)."""
-
-    def process(xml: str) -> str:
-        root = ET.fromstring(xml)
-        visual = root.find("visual")
-        if visual is None:
-            visual = ET.SubElement(root, "visual")
-        if quality.msaa_samples is not None:
-            node = visual.find("quality")
-            node = ET.SubElement(visual, "quality") if node is None else node
-            node.set("offsamples", str(quality.msaa_samples))
-        if quality.fit_buffer:
-            node = visual.find("global")
-            node = ET.SubElement(visual, "global") if node is None else node
-            node.set("offwidth", str(width))
-            node.set("offheight", str(height))
-        return ET.tostring(root, encoding="unicode")
-
-    return process
+def write_quality_to_xml(root: ET.Element, quality: RenderQuality, width: int, height: int) -> None:
+    """Write the quality settings into the scene's <visual> element, so that robosuite creates
+    its render context with them at once (building an MjrContext costs ~1 s on CPU; building it
+    twice per reset doubles that)."""
+    visual = root.find("visual")
+    if visual is None:
+        visual = ET.SubElement(root, "visual")
+    if quality.msaa_samples is not None:
+        node = visual.find("quality")
+        node = ET.SubElement(visual, "quality") if node is None else node
+        node.set("offsamples", str(quality.msaa_samples))
+    if quality.fit_buffer:
+        node = visual.find("global")
+        node = ET.SubElement(visual, "global") if node is None else node
+        node.set("offwidth", str(width))
+        node.set("offheight", str(height))
 
 
 def apply_render_quality(sim, quality: RenderQuality, width: int, height: int) -> None:
     """Apply `quality` to a robosuite MjSim's offscreen context (call after every reset).
 
-    With `quality_xml_processor` installed the context already matches and only the scene
+    With `write_quality_to_xml` applied the context already matches and only the scene
     flags are set; without it (or if robosuite changed the model) the context is rebuilt."""
     context = sim._render_context_offscreen
     if context is None:

@@ -39,6 +39,10 @@ class RobosuiteEnv(SimTaskEnv):
             **self.camera_kwargs(),
         )
 
+    def scene_objects(self) -> dict[str, str]:
+        """robosuite's task objects (all of them task-relevant: these tasks have no distractors)."""
+        return {obj.name: obj.root_body for obj in self._sim_env.model.mujoco_objects}
+
     def _restore_init_state(self, init_state_id: int) -> dict[str, Any]:
         with seeded_numpy_global(init_state_id):
             return self._sim_env.reset()

@@ -1,0 +1,111 @@
+"""`camera`: move the third-person (agentview) camera on a sphere around the workspace.
+
+The camera orbits the point where its optical axis meets the workspace plane (the height of
+the task's objects), keeps looking at it, and keeps its roll level. Severity s: azimuth
+U(0.5, 1)·3·s degrees, elevation ± U(0.5, 1)·2·s degrees, distance × (1 ± U(0.5, 1)·0.03·s),
+field of view ± U(0.5, 1)·1·s degrees. ID and OOD use opposite azimuth arcs: ID orbits to one
+side (negative azimuth), OOD to the other (positive), so OOD viewpoints are never in ID data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from perturbations.base import Perturbation
+from perturbations.registry import register_family
+from perturbations.scene import name_to_id, raw_data, raw_model, rounded, uniform_band
+
+CAMERA = "agentview"
+
+
+def look_at_quat(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """MuJoCo camera quaternion (w, x, y, z) looking from `position` at `target`, roll level.
+
+    A MuJoCo camera looks along its -z axis with +y up."""
+    forward = target - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    rotation = np.column_stack([right, up, -forward])
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, rotation.ravel())
+    return quat
+
+
+@register_family
+class Camera(Perturbation):
+    family = "camera"
+    description = (
+        "third-person camera moved on a sphere around the workspace (azimuth, elevation, distance, fov)"
+    )
+
+    @classmethod
+    def ranges(cls, severity: int) -> dict[str, Any]:
+        s = severity
+        return {
+            "azimuth_deg": f"[{1.5 * s:.1f}, {3 * s:.1f}] (id: left arc, ood: right arc)",
+            "elevation_deg": f"± [{1.0 * s:.1f}, {2 * s:.1f}]",
+            "distance_factor": f"1 ± [{0.015 * s:.3f}, {0.03 * s:.3f}]",
+            "fovy_deg": f"± [{0.5 * s:.1f}, {s:.1f}]",
+        }
+
+    @classmethod
+    def pools(cls) -> dict[str, list[str]]:
+        return {"id": ["azimuth<0"], "ood": ["azimuth>0"]}
+
+    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+        model, data = raw_model(env), raw_data(env)
+        cam = name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
+        s = self.severity
+        mujoco.mj_forward(model, data)
+        position = data.cam_xpos[cam].copy()
+        axis = -data.cam_xmat[cam].reshape(3, 3)[:, 2]
+        height = workspace_height(env)
+        target = position + axis * (height - position[2]) / axis[2]
+
+        azimuth = np.deg2rad(uniform_band(rng, 1.5 * s, 3 * s, signed=False)) * (
+            -1 if self.split == "id" else 1
+        )
+        elevation = np.deg2rad(uniform_band(rng, 1.0 * s, 2 * s))
+        distance_factor = 1 + uniform_band(rng, 0.015 * s, 0.03 * s)
+        fovy_delta = uniform_band(rng, 0.5 * s, 1.0 * s)
+
+        offset = position - target
+        radius = np.linalg.norm(offset) * distance_factor
+        current_az = np.arctan2(offset[1], offset[0])
+        current_el = np.arcsin(offset[2] / np.linalg.norm(offset))
+        new_el = np.clip(current_el + elevation, np.deg2rad(5), np.deg2rad(85))
+        new_az = current_az + azimuth
+        new_position = target + radius * np.array(
+            [np.cos(new_el) * np.cos(new_az), np.cos(new_el) * np.sin(new_az), np.sin(new_el)]
+        )
+        parent = model.cam_bodyid[cam]
+        if parent != 0:  # camera attached to a body: express the pose in that body's frame
+            raise RuntimeError(f"camera '{CAMERA}' is attached to a body; only world cameras are supported")
+        model.cam_pos[cam] = new_position
+        model.cam_quat[cam] = look_at_quat(new_position, target)
+        model.cam_fovy[cam] += fovy_delta
+        mujoco.mj_forward(model, data)
+        return {
+            "azimuth_deg": rounded(np.rad2deg(azimuth), 2),
+            "elevation_deg": rounded(np.rad2deg(new_el - current_el), 2),
+            "distance_factor": rounded(distance_factor),
+            "fovy_delta_deg": rounded(fovy_delta, 2),
+            "position": rounded(new_position),
+            "target": rounded(target),
+        }
+
+
+def workspace_height(env: Any) -> float:
+    """Height of the plane the camera orbits around: the mean height of the task's objects."""
+    model, data = raw_model(env), raw_data(env)
+    heights = []
+    for body_name in env.scene_objects().values():
+        body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
+        if body >= 0:
+            heights.append(data.xpos[body][2])
+    return float(np.mean(heights)) if heights else 0.9

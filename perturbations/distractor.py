@@ -1,0 +1,160 @@
+"""`distractor`: add task-irrelevant objects from LIBERO's object library to the table.
+
+Distractors are visual-only and static (no joint, no collision geometry): they can occlude,
+distract and clutter, but cannot push, block or support anything, so they cannot change the
+physics of the task, and the official init state still fits the scene unchanged (no joints are
+added, every original object keeps its state). They are inserted into the scene XML parked
+below the floor, then placed after the init state is restored, on the table near the task's
+objects, with rejection sampling:
+  - at least 0.10 m (objects) / 0.22 m (fixtures) from every scene object, 0.08 m apart;
+  - not in the corridor between the third-person camera and a task-relevant object (0.09 m),
+    so task-relevant objects are never occluded at reset;
+  - never an object whose noun occurs in the instruction (no second "bowl" in a bowl task).
+Severity s: s distractors. ID and OOD use disjoint object pools.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from perturbations.base import Perturbation
+from perturbations.camera import CAMERA
+from perturbations.registry import register_family
+from perturbations.scene import name_to_id, raw_data, raw_model, rounded, split_pool
+
+LIBRARY = {
+    "stable_hope_objects": [
+        "alphabet_soup",
+        "bbq_sauce",
+        "butter",
+        "chocolate_pudding",
+        "cookies",
+        "cream_cheese",
+        "ketchup",
+        "macaroni_and_cheese",
+        "milk",
+        "orange_juice",
+        "popcorn",
+        "salad_dressing",
+        "tomato_sauce",
+    ],
+    "stable_scanned_objects": ["glazed_rim_porcelain_ramekin", "white_bowl", "plate", "akita_black_bowl"],
+}
+PARK = np.array([0.0, 0.0, -5.0])
+CLEARANCE_OBJECT, CLEARANCE_FIXTURE, CLEARANCE_DISTRACTOR, CORRIDOR = 0.10, 0.22, 0.08, 0.09
+
+
+def object_xml(name: str) -> Path:
+    from libero.libero import get_libero_path
+
+    folder = next(f for f, names in LIBRARY.items() if name in names)
+    return Path(get_libero_path("assets")) / folder / name / f"{name}.xml"
+
+
+def noun(name: str) -> str:
+    return re.sub(r"_\d+$", "", name).split("_")[-1]
+
+
+@register_family
+class Distractor(Perturbation):
+    family = "distractor"
+    description = "static, collision-free objects from LIBERO's library placed on the table"
+
+    @classmethod
+    def ranges(cls, severity: int) -> dict[str, Any]:
+        return {"count": severity, "clearance_m": CLEARANCE_OBJECT, "camera_corridor_m": CORRIDOR}
+
+    @classmethod
+    def pools(cls) -> dict[str, list[str]]:
+        return split_pool([n for names in LIBRARY.values() for n in names], "distractor")
+
+    def __init__(self, severity: int = 3, split: str = "id") -> None:
+        super().__init__(severity, split)
+        self._inserted: list[dict[str, Any]] = []
+
+    def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
+        from robosuite.models.objects import MujocoXMLObject
+
+        words = set(re.findall(r"[a-z]+", env.task.instruction.lower()))
+        candidates = [n for n in self.pool() if noun(n) not in words and f"{noun(n)}s" not in words]
+        chosen = [
+            str(c) for c in rng.choice(candidates, size=min(self.severity, len(candidates)), replace=False)
+        ]
+        asset, worldbody = root.find("asset"), root.find("worldbody")
+        self._inserted = []
+        for index, name in enumerate(chosen):
+            obj = MujocoXMLObject(
+                str(object_xml(name)),
+                name=f"distractor{index}_{name}",
+                joints=None,
+                obj_type="visual",
+                duplicate_collision_geoms=False,
+            )
+            body = obj.get_obj()
+            body.set("pos", " ".join(str(v) for v in PARK))
+            for element in obj.asset:
+                asset.append(element)
+            worldbody.append(body)
+            self._inserted.append(
+                {"object": name, "body": obj.root_body, "bottom": float(obj.bottom_offset[2])}
+            )
+        return {"objects": chosen}
+
+    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+        model, data = raw_model(env), raw_data(env)
+        mujoco.mj_forward(model, data)
+        objects = env.scene_objects()
+        relevant = env.task_relevant_objects()
+        fixtures = set(getattr(env._sim_env, "fixtures_dict", {}))
+        points = {}
+        for name, body_name in objects.items():
+            body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
+            points[name] = data.xpos[body].copy()
+        movable = [p for n, p in points.items() if n not in fixtures] or list(points.values())
+        centre = np.mean(movable, axis=0)
+        table_z = min(
+            p[2] + env._sim_env.objects_dict[n].bottom_offset[2]
+            for n, p in points.items()
+            if n not in fixtures
+        )
+        camera = data.cam_xpos[name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)][:2]
+        placed: list[np.ndarray] = []
+        applied = []
+        for item in self._inserted:
+            position = None
+            for _ in range(500):
+                xy = centre[:2] + rng.uniform([-0.25, -0.35], [0.25, 0.35])
+                if self._fits(xy, points, fixtures, relevant, placed, camera):
+                    position = np.array([xy[0], xy[1], table_z - item["bottom"]])
+                    break
+            body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, item["body"])
+            if position is None:
+                applied.append({"object": item["object"], "placed": False})
+                continue
+            model.body_pos[body] = position
+            model.body_quat[body] = [np.cos(a := rng.uniform(0, np.pi)), 0, 0, np.sin(a)]
+            placed.append(position[:2])
+            applied.append({"object": item["object"], "placed": True, "position": rounded(position, 3)})
+        mujoco.mj_forward(model, data)
+        return {"distractors": applied}
+
+    @staticmethod
+    def _fits(xy, points, fixtures, relevant, placed, camera) -> bool:
+        for name, point in points.items():
+            limit = CLEARANCE_FIXTURE if name in fixtures else CLEARANCE_OBJECT
+            if np.linalg.norm(xy - point[:2]) < limit:
+                return False
+            if name in relevant and distance_to_segment(xy, camera, point[:2]) < CORRIDOR:
+                return False
+        return all(np.linalg.norm(xy - other) >= CLEARANCE_DISTRACTOR for other in placed)
+
+
+def distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(p - (a + t * ab)))

@@ -1,0 +1,90 @@
+"""`texture`: swap the floor, wall and table textures, and at high severity the textures of
+task-irrelevant objects, for textures from LIBERO's texture library.
+
+Edits the scene XML before it is compiled (texture files are loaded at compile time).
+Severity s: 1 wall; 2 wall + floor; 3 wall + floor + table; 4 also one task-irrelevant object;
+5 also every task-irrelevant object (the third-person camera sees the wall but little floor).
+The 35 library textures are split into disjoint ID and OOD
+pools by a salted hash, so OOD textures never appear in ID data.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perturbations.base import Perturbation
+from perturbations.registry import register_family
+from perturbations.scene import split_pool
+
+# texture element names in LIBERO scenes (robosuite arenas use texplane / tex-wall / tex-ceramic)
+SURFACES = {"floor": ("texplane",), "wall": ("tex-wall",), "table": ("tex-table", "tex-ceramic")}
+SURFACES_BY_SEVERITY = {
+    1: ["wall"],
+    2: ["wall", "floor"],
+    3: ["wall", "floor", "table"],
+    4: ["wall", "floor", "table"],
+    5: ["wall", "floor", "table"],
+}
+
+
+@cache
+def library() -> dict[str, str]:
+    """Texture name -> PNG path, from LIBERO's packaged texture folder."""
+    from libero.libero import get_libero_path
+
+    folder = Path(get_libero_path("assets")) / "textures"
+    return {p.stem: str(p) for p in sorted(folder.glob("*.png"))}
+
+
+@register_family
+class Texture(Perturbation):
+    family = "texture"
+    description = "floor/wall/table textures swapped; task-irrelevant objects too at severity 4-5"
+
+    @classmethod
+    def ranges(cls, severity: int) -> dict[str, Any]:
+        objects = {4: "one irrelevant object", 5: "all irrelevant objects"}.get(severity, "none")
+        return {"surfaces": SURFACES_BY_SEVERITY[severity], "objects": objects}
+
+    @classmethod
+    def pools(cls) -> dict[str, list[str]]:
+        return split_pool(list(library()), "texture")
+
+    def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
+        textures = {t.get("name"): t for t in root.iter("texture") if t.get("name")}
+        paths = library()
+        applied: dict[str, Any] = {}
+        for surface in SURFACES_BY_SEVERITY[self.severity]:
+            for name in SURFACES[surface]:
+                if name in textures and textures[name].get("file"):
+                    choice = str(rng.choice(self.pool()))
+                    textures[name].set("file", paths[choice])
+                    applied[surface] = choice
+                    if surface == "table":  # LIBERO's table legs share the table texture
+                        legs = textures.get("tex-table-legs")
+                        if legs is not None:
+                            legs.set("file", paths[choice])
+                    break
+        if self.severity >= 4:
+            irrelevant = irrelevant_object_names(env)
+            chosen = irrelevant if self.severity == 5 else irrelevant[:1]
+            if self.severity == 4 and irrelevant:
+                chosen = [irrelevant[int(rng.integers(len(irrelevant)))]]
+            objects = {}
+            for obj in chosen:
+                choice = str(rng.choice(self.pool()))
+                for name, element in textures.items():
+                    if name.startswith(f"{obj}_") and element.get("file"):
+                        element.set("file", paths[choice])
+                        objects[obj] = choice
+            applied["objects"] = objects
+        return applied
+
+
+def irrelevant_object_names(env: Any) -> list[str]:
+    """Task-irrelevant objects, known from the task definition before the model exists."""
+    return env.irrelevant_objects()
