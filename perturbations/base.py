@@ -4,7 +4,9 @@ A perturbation knows only the simulator it edits. At every reset the env calls, 
   restore(env)                 undo runtime edits (the hard reset also rebuilds the model)
   edit_xml(root, rng, env)     scene-level edits before the model is compiled (textures, objects)
   apply(env, rng)              runtime model edits after the init state is restored
-and then runs the settle steps; `transform_observation(obs, rng)` runs on every observation.
+  settled(env, rng)            edits that need the settled scene (after the settle steps;
+                               LIBERO's init states hold objects a few cm above the table)
+and `transform_observation(obs, rng)` runs on every observation.
 `rng` is seeded from the episode seed, so the same key always yields the same values. The
 edit methods return the exact values they applied (JSON-serialisable): the row's `perturb_params`.
 
@@ -69,6 +71,10 @@ class Perturbation(ABC):
         """Edit the compiled simulator after the init state is restored; return values applied."""
         return {}
 
+    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+        """Edit the simulator after the settle steps; return values applied."""
+        return {}
+
     def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         return obs
 
@@ -106,6 +112,10 @@ class Composite(Perturbation):
     def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
         children = rng.spawn(len(self.parts))
         return {p.family: p.apply(env, r) for p, r in zip(self.parts, children, strict=True)}
+
+    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+        children = rng.spawn(len(self.parts))
+        return {p.family: p.settled(env, r) for p, r in zip(self.parts, children, strict=True)}
 
     def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         for part in self.parts:

@@ -5,10 +5,11 @@ distract and clutter, but cannot push, block or support anything, so they cannot
 physics of the task, and the official init state still fits the scene unchanged (no joints are
 added, every original object keeps its state). They are inserted into the scene XML parked
 below the floor, then placed after the init state is restored, on the table near the task's
-objects, with rejection sampling:
+objects (after the settle steps, when the objects rest on the table), by rejection sampling:
   - at least 0.10 m (objects) / 0.22 m (fixtures) from every scene object, 0.08 m apart;
   - not in the corridor between the third-person camera and a task-relevant object (0.09 m),
-    so task-relevant objects are never occluded at reset;
+    and, checked on the simulator's segmentation, covering no pixel of a task-relevant object
+    (nor within 2 px of one) in the third-person view: a candidate that does is rejected;
   - never an object whose noun occurs in the instruction (no second "bowl" in a bowl task).
 Severity s: s distractors. ID and OOD use disjoint object pools.
 """
@@ -21,11 +22,21 @@ from typing import Any
 
 import mujoco
 import numpy as np
+from scipy.ndimage import binary_dilation
 
 from perturbations.base import Perturbation
 from perturbations.camera import CAMERA
 from perturbations.registry import register_family
-from perturbations.scene import name_to_id, raw_data, raw_model, rounded, split_pool
+from perturbations.scene import (
+    body_geoms,
+    name_to_id,
+    raw_data,
+    raw_model,
+    relevant_pixels,
+    rounded,
+    segmentation,
+    split_pool,
+)
 
 LIBRARY = {
     "stable_hope_objects": [
@@ -46,6 +57,8 @@ LIBRARY = {
     "stable_scanned_objects": ["glazed_rim_porcelain_ramekin", "white_bowl", "plate", "akita_black_bowl"],
 }
 PARK = np.array([0.0, 0.0, -5.0])
+MAX_CANDIDATES = 400
+MARGIN_PX = 2
 CLEARANCE_OBJECT, CLEARANCE_FIXTURE, CLEARANCE_DISTRACTOR, CORRIDOR = 0.10, 0.22, 0.08, 0.09
 
 
@@ -105,7 +118,8 @@ class Distractor(Perturbation):
             )
         return {"objects": chosen}
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+        """Place the parked distractors once the task's objects rest on the table."""
         model, data = raw_model(env), raw_data(env)
         mujoco.mj_forward(model, data)
         objects = env.scene_objects()
@@ -123,21 +137,30 @@ class Distractor(Perturbation):
             if n not in fixtures
         )
         camera = data.cam_xpos[name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)][:2]
+        # Pixels a distractor may not cover: the task objects plus a margin for the few
+        # millimetres objects move while settling after this check.
+        keep_clear = binary_dilation(relevant_pixels(env, CAMERA), iterations=MARGIN_PX)
         placed: list[np.ndarray] = []
         applied = []
         for item in self._inserted:
-            position = None
-            for _ in range(500):
-                xy = centre[:2] + rng.uniform([-0.25, -0.35], [0.25, 0.35])
-                if self._fits(xy, points, fixtures, relevant, placed, camera):
-                    position = np.array([xy[0], xy[1], table_z - item["bottom"]])
-                    break
             body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, item["body"])
+            position = None
+            for _ in range(MAX_CANDIDATES):
+                xy = centre[:2] + rng.uniform([-0.25, -0.35], [0.25, 0.35])
+                if not self._fits(xy, points, fixtures, relevant, placed, camera):
+                    continue
+                angle = rng.uniform(0, np.pi)
+                model.body_pos[body] = [xy[0], xy[1], table_z - item["bottom"]]
+                model.body_quat[body] = [np.cos(angle), 0, 0, np.sin(angle)]
+                mujoco.mj_forward(model, data)
+                if not np.any(np.isin(segmentation(env, CAMERA), item_geoms(model, body)) & keep_clear):
+                    position = model.body_pos[body].copy()
+                    break
+                model.body_pos[body] = PARK  # it would hide part of a task object
             if position is None:
+                model.body_pos[body] = PARK
                 applied.append({"object": item["object"], "placed": False})
                 continue
-            model.body_pos[body] = position
-            model.body_quat[body] = [np.cos(a := rng.uniform(0, np.pi)), 0, 0, np.sin(a)]
             placed.append(position[:2])
             applied.append({"object": item["object"], "placed": True, "position": rounded(position, 3)})
         mujoco.mj_forward(model, data)
@@ -152,6 +175,10 @@ class Distractor(Perturbation):
             if name in relevant and distance_to_segment(xy, camera, point[:2]) < CORRIDOR:
                 return False
         return all(np.linalg.norm(xy - other) >= CLEARANCE_DISTRACTOR for other in placed)
+
+
+def item_geoms(model: mujoco.MjModel, body: int) -> list[int]:
+    return body_geoms(model, body)
 
 
 def distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:

@@ -39,24 +39,31 @@ VERBS = {
         "push": "nudge",
     },
 }
-OBJECT_PHRASES = {"id": [("the ", "the ")], "ood": [("the ", "that ")]}
+OBJECT_PHRASES = {"id": ("the ", "this "), "ood": ("the ", "that ")}
 FILLERS = {"id": ["carefully", "gently"], "ood": ["slowly", "steadily"]}
+
+
+def swap_verbs(text: str, synonyms: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace every verb in one pass, so that put->place and place->put do not undo each other."""
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(v) for v in sorted(synonyms, key=len, reverse=True)) + r")\b"
+    )
+    used = sorted({m.group(1) for m in pattern.finditer(text)})
+    return pattern.sub(lambda m: synonyms[m.group(1)], text), [f"verb:{v}->{synonyms[v]}" for v in used]
 
 
 def paraphrase(
     instruction: str, split: str, severity: int, rng: np.random.Generator
 ) -> tuple[str, list[str]]:
+    """Rewrite `instruction` with up to `severity` rules from the split's pool."""
     text = instruction.strip().lower()
     rules = []
     if severity >= 2:
-        for verb, synonym in VERBS[split].items():
-            pattern = rf"\b{re.escape(verb)}\b"
-            if re.search(pattern, text):
-                text = re.sub(pattern, synonym, text)
-                rules.append(f"verb:{verb}->{synonym}")
+        text, used = swap_verbs(text, VERBS[split])
+        rules += used
     if severity >= 3:
-        old, new = OBJECT_PHRASES[split][0]
-        if old != new and old in text:
+        old, new = OBJECT_PHRASES[split]
+        if old in text:
             text = text.replace(old, new, 1)
             rules.append(f"object:{old.strip()}->{new.strip()}")
     if severity >= 4:
@@ -65,8 +72,10 @@ def paraphrase(
         rules.append(f"filler:{filler}")
     if severity >= 5 and " and " in text:
         first, second = text.split(" and ", 1)
-        text = f"{second}, after you {first}" if rng.random() < 0.5 else f"first {first}, then {second}"
-        rules.append("reorder")
+        verbs = set(VERBS[split].values()) | set(VERBS[split])
+        if any(second.startswith(f"{verb} ") for verb in verbs):  # two clauses, not "x and y"
+            text = f"{second}, after you {first}" if rng.random() < 0.5 else f"first {first}, then {second}"
+            rules.append("reorder")
     template = str(rng.choice(TEMPLATES[split]))
     rules.insert(0, f"template:{template}")
     return template.format(text), rules

@@ -73,6 +73,19 @@ def object_geoms(env: Any, names: list[str] | set[str]) -> dict[str, list[int]]:
     return out
 
 
+def segmentation(env: Any, camera: str = "agentview") -> np.ndarray:
+    """Geom id per pixel of `camera` at the env's image size, in the observation's orientation."""
+    size = env.image_size
+    seg = env.sim.render(width=size, height=size, camera_name=camera, segmentation=True)
+    return seg[::-1, ::-1, 1]
+
+
+def relevant_pixels(env: Any, camera: str = "agentview") -> np.ndarray:
+    """Boolean mask of the pixels showing a task-relevant object."""
+    geoms = [g for gs in object_geoms(env, env.task_relevant_objects()).values() for g in gs]
+    return np.isin(segmentation(env, camera), geoms)
+
+
 def uniform_band(rng: np.random.Generator, low: float, high: float, signed: bool = True) -> float:
     """A magnitude in [low, high], with a random sign if `signed`."""
     value = float(rng.uniform(low, high))

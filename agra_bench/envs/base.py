@@ -151,6 +151,8 @@ class SimTaskEnv(gym.Env, ABC):
             settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
             for _ in range(self.protocol.settle_steps):
                 self._sim_env.step(settle)
+            settled_params = self.perturbation.settled(self, self._perturb_rng)
+            self.perturb_params = merge_params(self.perturb_params, settled_params)
         finally:
             self._set_cameras_enabled(True)
         raw = self._sim_env._get_observations(force_update=True)

@@ -1,0 +1,89 @@
+"""Perturbation families without a simulator: pools, ranges, parsing, image and text transforms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agra_bench.errors import UsageError
+from perturbations import families, parse_spec
+from perturbations.language import paraphrase
+from perturbations.noise import Noise
+
+FAMILIES = [
+    "distractor",
+    "lighting",
+    "camera",
+    "texture",
+    "background",
+    "object_color",
+    "noise",
+    "robot_init",
+    "language",
+]
+
+
+def test_every_family_is_registered():
+    assert set(FAMILIES) | {"none"} == set(families())
+    assert [a.name for a in parse_spec("all")] == [f for f in families() if f != "none"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_id_and_ood_pools_are_disjoint_and_not_empty(family):
+    pools = families()[family].pools()
+    assert pools["id"] and pools["ood"]
+    assert not set(pools["id"]) & set(pools["ood"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ranges_are_documented_for_every_severity(family):
+    for severity in range(1, 6):
+        assert families()[family].ranges(severity)
+
+
+def test_spec_grammar():
+    arms = parse_spec("none,lighting+camera:severity=2", severity=4, split="ood")
+    assert [a.name for a in arms] == ["none", "lighting+camera:severity=2"]
+    combo = arms[1]
+    assert [(p.family, p.severity) for p in combo.parts] == [("lighting", 4), ("camera", 2)]
+    assert combo.severity == 4 and combo.split == "ood"
+    assert combo.build().name == "lighting+camera"
+    assert parse_spec("camera:severity=3", severity=3)[0].name == "camera"  # canonical form
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("camra", "unknown perturbation 'camra' (did you mean 'camera'?)"),
+        ("camera:severity=9", "bad severity '9'"),
+        ("lighting:color=red", "takes no parameters"),
+    ],
+)
+def test_bad_specs(spec, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        parse_spec(spec)
+
+
+def test_paraphrases_are_seeded_and_split_specific():
+    text = "put both the alphabet soup and the tomato sauce in the basket"
+    a = paraphrase(text, "id", 5, np.random.default_rng(1))
+    assert a == paraphrase(text, "id", 5, np.random.default_rng(1))
+    ood = paraphrase(text, "ood", 5, np.random.default_rng(1))
+    assert a[0] != text and ood[0] != a[0]
+    assert "place both this alphabet soup" in a[0] and "set both that alphabet soup" in ood[0]
+    two_clauses = paraphrase("open the top drawer and put the bowl inside", "id", 5, np.random.default_rng(0))
+    assert "reorder" in two_clauses[1] and "pull open" in two_clauses[0] and "place" in two_clauses[0]
+
+
+@pytest.mark.parametrize("split", ["id", "ood"])
+def test_noise_changes_only_the_third_person_image(split):
+    noise = Noise(severity=5, split=split)
+    rng = np.random.default_rng(0)
+    noise.apply(None, rng)
+    image = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    obs = {"agentview_rgb": image, "wrist_rgb": image.copy(), "proprio": np.zeros(8), "instruction": "x"}
+    out = noise.transform_observation(obs, np.random.default_rng(2))
+    again = noise.transform_observation(obs, np.random.default_rng(2))
+    assert np.array_equal(out["agentview_rgb"], again["agentview_rgb"])
+    assert not np.array_equal(out["agentview_rgb"], image)
+    assert np.array_equal(out["wrist_rgb"], image) and out["agentview_rgb"].dtype == np.uint8

@@ -1,0 +1,171 @@
+"""Perturbation families on a real LIBERO scene: reproducibility, restore, and task-irrelevance
+proved with the simulator's segmentation masks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agra_bench.envs import make_env
+from perturbations import parse_spec
+from perturbations.base import NoPerturbation
+from perturbations.scene import relevant_pixels, segmentation
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.sim
+SIZE = 64
+FAMILIES = [
+    "distractor",
+    "lighting",
+    "camera",
+    "texture",
+    "background",
+    "object_color",
+    "noise",
+    "robot_init",
+    "language",
+]
+
+
+@pytest.fixture(scope="module")
+def env():
+    # libero_spatial task 0: two identical bowls, a plate and a ramekin named in the instruction,
+    # plus irrelevant cookies, a stove and a cabinet.
+    env = make_env("libero_spatial", 0, image_size=SIZE)
+    yield env
+    env.close()
+
+
+def reset(env, spec: str, seed: int, severity: int = 5, split: str = "id"):
+    env.perturbation = parse_spec(spec, severity, split)[0].build()
+    return env.reset(seed=seed, options={"init_state_id": 0})
+
+
+def test_relevance_is_instruction_aware(env):
+    env.perturbation = NoPerturbation()
+    env.reset(seed=0, options={"init_state_id": 0})
+    assert env.task_relevant_objects() == {
+        "akita_black_bowl_1",
+        "akita_black_bowl_2",
+        "plate_1",
+        "glazed_rim_porcelain_ramekin_1",
+    }
+    assert env.irrelevant_objects() == ["cookies_1", "flat_stove_1", "wooden_cabinet_1"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_key_same_images_and_values_other_seed_other_values(env, family):
+    env.perturbation = NoPerturbation()
+    clean, _ = env.reset(seed=1, options={"init_state_id": 0})
+    first, info_first = reset(env, family, seed=1)
+    second, info_second = reset(env, family, seed=1)
+    assert info_first["perturb_params"] == info_second["perturb_params"] != {}
+    json.dumps(info_first["perturb_params"])  # recordable as-is
+    for key in ("agentview_rgb", "wrist_rgb", "proprio"):
+        assert np.array_equal(first[key], second[key]), key
+    assert first["instruction"] == second["instruction"]
+    changed = (
+        not np.array_equal(first["agentview_rgb"], clean["agentview_rgb"])
+        or first["instruction"] != clean["instruction"]
+    )
+    assert changed, f"{family} at severity 5 changed nothing"
+    _, info_other = reset(env, family, seed=2)
+    assert info_other["perturb_params"] != info_first["perturb_params"]
+    # restore: the control arm after a perturbed episode is the clean scene again
+    env.perturbation = NoPerturbation()
+    restored, _ = env.reset(seed=1, options={"init_state_id": 0})
+    assert np.array_equal(restored["agentview_rgb"], clean["agentview_rgb"])
+
+
+@pytest.mark.parametrize("family", ["texture", "object_color", "background"])
+@pytest.mark.parametrize("split", ["id", "ood"])
+def test_texture_and_colour_families_leave_task_objects_pixels_unchanged(env, family, split):
+    env.perturbation = NoPerturbation()
+    clean, _ = env.reset(seed=3, options={"init_state_id": 0})
+    mask = relevant_pixels(env)
+    assert mask.sum() > 50  # the task's objects are in view
+    perturbed, _ = reset(env, family, seed=3, split=split)
+    assert np.array_equal(relevant_pixels(env), mask)
+    assert np.array_equal(perturbed["agentview_rgb"][mask], clean["agentview_rgb"][mask])
+    assert not np.array_equal(perturbed["agentview_rgb"][~mask], clean["agentview_rgb"][~mask])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_distractors_never_occlude_task_objects_at_reset(env, seed):
+    env.perturbation = NoPerturbation()
+    env.reset(seed=seed, options={"init_state_id": seed})
+    mask = relevant_pixels(env)
+    env.perturbation = parse_spec("distractor", 5)[0].build()
+    _, info = env.reset(seed=seed, options={"init_state_id": seed})
+    placed = [d for d in info["perturb_params"]["distractors"] if d["placed"]]
+    assert len(placed) >= 3
+    seg = segmentation(env)
+    distractor_geoms = [
+        g
+        for g in range(env.sim.model._model.ngeom)
+        if env.sim.model.body_id2name(env.sim.model._model.geom_bodyid[g]).startswith("distractor")
+    ]
+    assert np.isin(seg, distractor_geoms).sum() > 0  # they are visible
+    assert np.array_equal(relevant_pixels(env), mask)  # and hide no pixel of a task object
+    assert not np.array_equal(env.init_states()[seed], np.zeros(1))
+    state = env.sim.get_state().flatten()
+    assert state.shape == env.init_states()[seed].shape  # no joint added: official state fits
+
+
+def test_run_with_every_family_and_a_combination(tmp_path):
+    result = run_cli(
+        "run",
+        "--policy",
+        "random",
+        "--suite",
+        "libero_spatial",
+        "--tasks",
+        "0",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "2",
+        "--perturb",
+        "all",
+        "--severity",
+        "2",
+        "--split",
+        "ood",
+        "--image-size",
+        "32",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    df = pd.read_parquet(next(tmp_path.glob("*/episodes.parquet")))
+    assert sorted(df["perturbation"]) == sorted(FAMILIES)
+    assert df["error"].isna().all() and (df["severity"] == 2).all() and (df["split"] == "ood").all()
+    assert all(json.loads(p) for p in df["perturb_params"])
+    combo = run_cli(
+        "run",
+        "--policy",
+        "noop",
+        "--suite",
+        "robosuite_lift",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "2",
+        "--perturb",
+        "none,lighting+camera:severity=4",
+        "--image-size",
+        "32",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "combo"),
+    )
+    assert combo.returncode == 0, combo.stderr[-3000:]
+    rows = pd.read_parquet(next((tmp_path / "combo").glob("*/episodes.parquet"))).set_index("perturbation")
+    assert set(rows.index) == {"none", "lighting+camera:severity=4"}
+    params = json.loads(rows.loc["lighting+camera:severity=4", "perturb_params"])
+    assert set(params) == {"lighting", "camera"} and rows["error"].isna().all()
+    assert rows.loc["lighting+camera:severity=4", "severity"] == 4
