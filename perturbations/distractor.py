@@ -9,7 +9,8 @@ objects (after the settle steps, when the objects rest on the table), by rejecti
   - at least 0.10 m (objects) / 0.22 m (fixtures) from every scene object, 0.08 m apart;
   - not in the corridor between the third-person camera and a task-relevant object (0.09 m),
     and, checked on the simulator's segmentation, covering no pixel of a task-relevant object
-    (nor within 2 px of one) in the third-person view: a candidate that does is rejected;
+    (nor within 2 px of one) in the third-person view, while covering at least 0.2% of that
+    view itself: a candidate that fails either is rejected;
   - never an object whose noun occurs in the instruction (no second "bowl" in a bowl task).
 Severity s: s distractors. ID and OOD use disjoint object pools.
 """
@@ -59,6 +60,7 @@ LIBRARY = {
 PARK = np.array([0.0, 0.0, -5.0])
 MAX_CANDIDATES = 400
 MARGIN_PX = 2
+MIN_VISIBLE_SHARE = 0.002  # a distractor nobody can see distracts nobody
 CLEARANCE_OBJECT, CLEARANCE_FIXTURE, CLEARANCE_DISTRACTOR, CORRIDOR = 0.10, 0.22, 0.08, 0.09
 
 
@@ -136,7 +138,8 @@ class Distractor(Perturbation):
             for n, p in points.items()
             if n not in fixtures
         )
-        camera = data.cam_xpos[name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)][:2]
+        camera_id = name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
+        camera = data.cam_xpos[camera_id][:2]
         # Pixels a distractor may not cover: the task objects plus a margin for the few
         # millimetres objects move while settling after this check.
         keep_clear = binary_dilation(relevant_pixels(env, CAMERA), iterations=MARGIN_PX)
@@ -149,11 +152,14 @@ class Distractor(Perturbation):
                 xy = centre[:2] + rng.uniform([-0.25, -0.35], [0.25, 0.35])
                 if not self._fits(xy, points, fixtures, relevant, placed, camera):
                     continue
+                if not in_view(model, data, camera_id, np.array([xy[0], xy[1], table_z])):
+                    continue  # off-screen: no need to render it to know
                 angle = rng.uniform(0, np.pi)
                 model.body_pos[body] = [xy[0], xy[1], table_z - item["bottom"]]
                 model.body_quat[body] = [np.cos(angle), 0, 0, np.sin(angle)]
                 mujoco.mj_forward(model, data)
-                if not np.any(np.isin(segmentation(env, CAMERA), item_geoms(model, body)) & keep_clear):
+                covered = np.isin(segmentation(env, CAMERA), item_geoms(model, body))
+                if covered.mean() >= MIN_VISIBLE_SHARE and not np.any(covered & keep_clear):
                     position = model.body_pos[body].copy()
                     break
                 model.body_pos[body] = PARK  # it would hide part of a task object
@@ -175,6 +181,18 @@ class Distractor(Perturbation):
             if name in relevant and distance_to_segment(xy, camera, point[:2]) < CORRIDOR:
                 return False
         return all(np.linalg.norm(xy - other) >= CLEARANCE_DISTRACTOR for other in placed)
+
+
+def in_view(model: mujoco.MjModel, data: mujoco.MjData, camera: int, point: np.ndarray,
+            margin: float = 0.08) -> bool:
+    """Whether `point` projects inside the camera image, away from its border (pinhole model;
+    a MuJoCo camera looks along its -z axis)."""
+    local = data.cam_xmat[camera].reshape(3, 3).T @ (point - data.cam_xpos[camera])
+    if local[2] >= 0:
+        return False
+    half = np.tan(np.deg2rad(model.cam_fovy[camera]) / 2)
+    x, y = local[0] / (-local[2] * half), local[1] / (-local[2] * half)  # in [-1, 1] when visible
+    return abs(x) <= 1 - margin and abs(y) <= 1 - margin
 
 
 def item_geoms(model: mujoco.MjModel, body: int) -> list[int]:
