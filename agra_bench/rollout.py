@@ -17,7 +17,7 @@ import numpy as np
 
 from agra_bench.envs.base import SimTaskEnv
 from agra_bench.plan import EpisodeKey
-from policies.base import Policy
+from policies.base import PRIVILEGED, Policy
 
 
 @dataclass
@@ -38,6 +38,15 @@ def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]
     for key in keys:
         values = [o[key] for o in observations]
         batch[key] = values if key == "instruction" else np.stack(values)
+    return batch
+
+
+def policy_input(env: SimTaskEnv, obs: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """The batch a policy asked for; the privileged state is computed only when asked."""
+    keys = policy.spec.observation_keys
+    batch = batch_observations([obs], tuple(k for k in keys if k != PRIVILEGED))
+    if PRIVILEGED in keys:
+        batch[PRIVILEGED] = [env.privileged_state()]
     return batch
 
 
@@ -62,7 +71,7 @@ def run_episode(
     )
     done = result.success_at_reset
     while not done:
-        chunk = policy.act(batch_observations([obs], policy.spec.observation_keys), [slot])
+        chunk = policy.act(policy_input(env, obs, policy), [slot])
         result.policy_calls += 1
         for action in np.asarray(chunk)[0, : policy.spec.execute_horizon]:
             obs, _, terminated, truncated, _ = env.step(action)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 OBSERVATION_KEYS = ("agentview_rgb", "wrist_rgb", "proprio", "instruction")
+# Ground truth from the simulator (`SimTaskEnv.privileged_state`), for oracle policies only.
+PRIVILEGED = "privileged"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class PolicySpec:
     execute_horizon: int = 1
 
     def __post_init__(self) -> None:
-        bad = [k for k in self.observation_keys if k not in OBSERVATION_KEYS]
+        bad = [k for k in self.observation_keys if k not in (*OBSERVATION_KEYS, PRIVILEGED)]
         if bad:
             raise ValueError(f"unknown observation keys {bad}; valid: {', '.join(OBSERVATION_KEYS)}")
         if not 1 <= self.execute_horizon <= self.chunk_length:

@@ -15,7 +15,7 @@ from policies.base import Policy
 POLICIES: dict[str, Callable[..., Policy]] = {}
 
 # Modules whose import registers policies; later issues add scripted, wam, agra, remote.
-POLICY_MODULES = ("policies.baselines",)
+POLICY_MODULES = ("policies.baselines", "policies.scripted")
 
 
 def register_policy(name: str) -> Callable[[type[Policy]], type[Policy]]:

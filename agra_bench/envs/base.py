@@ -205,6 +205,29 @@ class SimTaskEnv(gym.Env, ABC):
         self._xml_params = self.perturbation.edit_xml(root, self._perturb_rng, self)
         return ET.tostring(root, encoding="unicode")
 
+    def privileged_state(self) -> dict[str, Any]:
+        """Simulator ground truth for privileged policies (the scripted oracle): world positions
+        of the end effector, every scene object and every site, the gripper opening and the
+        goal predicates. Passed only to policies that ask for the `privileged` key."""
+        import mujoco
+
+        model, data = self.sim.model._model, self.sim.data._data
+        objects = {}
+        for name, body_name in self.scene_objects().items():
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
+            objects[name] = data.xpos[body].copy()
+        sites = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_SITE, i): data.site_xpos[i].copy()
+                 for i in range(model.nsite)}
+        robot = self._sim_env.robots[0]
+        return {
+            "eef_pos": data.site_xpos[int(robot.eef_site_id)].copy(),
+            "gripper_qpos": data.qpos[robot._ref_gripper_joint_pos_indexes].copy(),
+            "objects": objects, "sites": sites, "goal": self.goal_predicates(),
+        }
+
+    def goal_predicates(self) -> list[list[str]]:
+        return []
+
     # --- what perturbations may touch ------------------------------------------------------
     def task_relevant_objects(self) -> set[str]:
         """Names of the objects and fixtures the task's goal refers to (never perturbed)."""

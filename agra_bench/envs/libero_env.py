@@ -48,6 +48,9 @@ class LiberoEnv(SimTaskEnv):
         env = self._sim_env
         return {name: obj.root_body for name, obj in {**env.objects_dict, **env.fixtures_dict}.items()}
 
+    def goal_predicates(self) -> list[list[str]]:
+        return [[str(x) for x in predicate] for predicate in self._sim_env.parsed_problem["goal_state"]]
+
     def task_relevant_objects(self) -> set[str]:
         """Objects the task depends on, conservatively: LIBERO's objects of interest, every
         object named in a goal predicate, and every object whose noun occurs in the instruction.
