@@ -18,8 +18,12 @@ from rich.table import Table
 
 from agra_bench.errors import UsageError, unknown
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Closed-loop robustness benchmark for visuomotor robot policies.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Closed-loop robustness benchmark for visuomotor robot policies.",
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -52,9 +56,22 @@ def run(
     from agra_bench.runner import run as run_episodes
 
     config = RunConfig(
-        policy=policy, suite=suite, tasks=tasks, episodes=episodes, perturb=perturb, severity=severity,
-        split=split, seed=seed, out=out, workers=workers, max_steps=max_steps, video=video,
-        checkpoint=checkpoint, executor=executor, protocol=protocol, image_size=image_size,
+        policy=policy,
+        suite=suite,
+        tasks=tasks,
+        episodes=episodes,
+        perturb=perturb,
+        severity=severity,
+        split=split,
+        seed=seed,
+        out=out,
+        workers=workers,
+        max_steps=max_steps,
+        video=video,
+        checkpoint=checkpoint,
+        executor=executor,
+        protocol=protocol,
+        image_size=image_size,
         render_quality=render_quality,
     )
     summary = run_episodes(config, show_progress=progress, console=err_console)

@@ -53,8 +53,12 @@ class RunConfig:
         get_render_quality(self.render_quality)
         if self.episodes is None:
             self.episodes = proto.episodes_per_task
-        for name, value, low in (("episodes", self.episodes, 1), ("workers", self.workers, 1),
-                                 ("video", self.video, 0), ("image-size", self.image_size, 8)):
+        for name, value, low in (
+            ("episodes", self.episodes, 1),
+            ("workers", self.workers, 1),
+            ("video", self.video, 0),
+            ("image-size", self.image_size, 8),
+        ):
             if value < low:
                 raise UsageError(f"bad --{name} {value}; valid: an integer >= {low}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -75,10 +79,18 @@ class RunConfig:
     def identity(self) -> dict:
         """The fields that decide results; hashed into the run id."""
         return {
-            "policy": self.policy, "checkpoint": self.checkpoint, "suite": self.suite,
-            "task_ids": self.task_ids, "episodes": self.episodes, "arms": [a.name for a in self.arms],
-            "split": self.split, "seed": self.seed, "max_steps": self.step_cap(),
-            "protocol": self.protocol, "image_size": self.image_size, "render_quality": self.render_quality,
+            "policy": self.policy,
+            "checkpoint": self.checkpoint,
+            "suite": self.suite,
+            "task_ids": self.task_ids,
+            "episodes": self.episodes,
+            "arms": [a.name for a in self.arms],
+            "split": self.split,
+            "seed": self.seed,
+            "max_steps": self.step_cap(),
+            "protocol": self.protocol,
+            "image_size": self.image_size,
+            "render_quality": self.render_quality,
         }
 
     def run_id(self) -> str:

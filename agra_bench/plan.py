@@ -45,9 +45,16 @@ def plan_episodes(config: RunConfig) -> list[EpisodeKey]:
         n_init = get_task(config.suite, task_id).num_init_states
         for arm in config.arms:
             for episode in range(config.episodes):
-                keys.append(EpisodeKey(
-                    suite=config.suite, task_id=task_id, episode=episode,
-                    init_state_id=episode % n_init, seed=episode_seed(config.seed, task_id, episode),
-                    perturbation=arm.name, severity=arm.severity, split=config.split,
-                ))
+                keys.append(
+                    EpisodeKey(
+                        suite=config.suite,
+                        task_id=task_id,
+                        episode=episode,
+                        init_state_id=episode % n_init,
+                        seed=episode_seed(config.seed, task_id, episode),
+                        perturbation=arm.name,
+                        severity=arm.severity,
+                        split=config.split,
+                    )
+                )
     return keys

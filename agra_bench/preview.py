@@ -19,8 +19,16 @@ from perturbations.spec import parse_spec
 SEVERITIES = (1, 3, 5)
 
 
-def render_gallery(suite: str, task_id: int, spec: str, out: Path, image_size: int = 128,
-                   split: str = "id", init_state_id: int = 0, seed: int = 0) -> list[dict]:
+def render_gallery(
+    suite: str,
+    task_id: int,
+    spec: str,
+    out: Path,
+    image_size: int = 128,
+    split: str = "id",
+    init_state_id: int = 0,
+    seed: int = 0,
+) -> list[dict]:
     """Write a PNG grid (rows: families; columns: clean, severities 1/3/5); return tile metadata."""
     families = [arm.name for arm in parse_spec(spec, 3, split) if arm.name != "none"]
     env = make_env(suite, task_id, image_size=image_size)
@@ -34,8 +42,14 @@ def render_gallery(suite: str, task_id: int, spec: str, out: Path, image_size: i
                 env.perturbation = parse_spec(family, severity, split)[0].build()
                 obs, info = env.reset(seed=seed, options={"init_state_id": init_state_id})
                 tiles.append((obs["agentview_rgb"], f"{family} s{severity}"))
-                meta.append({"family": family, "severity": severity, "instruction": obs["instruction"],
-                             "params": info["perturb_params"]})
+                meta.append(
+                    {
+                        "family": family,
+                        "severity": severity,
+                        "instruction": obs["instruction"],
+                        "params": info["perturb_params"],
+                    }
+                )
             rows.append(tiles)
     finally:
         env.close()

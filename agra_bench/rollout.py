@@ -65,9 +65,14 @@ def run_episode(
     policy.reset(slot, key.seed)
     frames = [np.concatenate([obs["agentview_rgb"], obs["wrist_rgb"]], axis=1)] if record_frames else []
     result = EpisodeResult(
-        success=bool(info["success"]), steps=0, hit_step_cap=False,
-        success_at_reset=bool(info["success"]), policy_calls=0, perturb_params=info["perturb_params"],
-        obs0_sha1=observation_digest(obs), frames=frames,
+        success=bool(info["success"]),
+        steps=0,
+        hit_step_cap=False,
+        success_at_reset=bool(info["success"]),
+        policy_calls=0,
+        perturb_params=info["perturb_params"],
+        obs0_sha1=observation_digest(obs),
+        frames=frames,
     )
     done = result.success_at_reset
     while not done:
@@ -99,11 +104,22 @@ def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
     row["wall_s"] = time.perf_counter() - start
     if result is not None:
         row.update(
-            success=result.success, steps=result.steps, hit_step_cap=result.hit_step_cap,
-            success_at_reset=result.success_at_reset, policy_calls=result.policy_calls,
-            perturb_params=json.dumps(result.perturb_params, sort_keys=True), obs0_sha1=result.obs0_sha1,
+            success=result.success,
+            steps=result.steps,
+            hit_step_cap=result.hit_step_cap,
+            success_at_reset=result.success_at_reset,
+            policy_calls=result.policy_calls,
+            perturb_params=json.dumps(result.perturb_params, sort_keys=True),
+            obs0_sha1=result.obs0_sha1,
         )
     else:
-        row.update(success=False, steps=0, hit_step_cap=False, success_at_reset=False, policy_calls=0,
-                   perturb_params="{}", obs0_sha1=None)
+        row.update(
+            success=False,
+            steps=0,
+            hit_step_cap=False,
+            success_at_reset=False,
+            policy_calls=0,
+            perturb_params="{}",
+            obs0_sha1=None,
+        )
     return row, result, trace

@@ -55,11 +55,22 @@ class RunSummary:
 def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, Any]:
     task = get_task(key.suite, key.task_id)
     return {
-        "run_id": run_id, "episode_key": key.id, "policy": config.policy, "checkpoint": config.checkpoint,
-        "suite": key.suite, "task_id": key.task_id, "task_name": task.name, "instruction": task.instruction,
-        "episode": key.episode, "init_state_id": key.init_state_id, "seed": key.seed,
-        "perturbation": key.perturbation, "severity": key.severity, "split": key.split,
-        "protocol": config.protocol, "max_steps": config.step_cap(),
+        "run_id": run_id,
+        "episode_key": key.id,
+        "policy": config.policy,
+        "checkpoint": config.checkpoint,
+        "suite": key.suite,
+        "task_id": key.task_id,
+        "task_name": task.name,
+        "instruction": task.instruction,
+        "episode": key.episode,
+        "init_state_id": key.init_state_id,
+        "seed": key.seed,
+        "perturbation": key.perturbation,
+        "severity": key.severity,
+        "split": key.split,
+        "protocol": config.protocol,
+        "max_steps": config.step_cap(),
     }
 
 
@@ -75,9 +86,15 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
         done = store.done_keys()
         todo = [k for k in keys if k.id not in done]
         settings = WorkerSettings(
-            run_dir=str(run_dir), policy=config.policy, policy_options={}, image_size=config.image_size,
-            render_quality=config.render_quality, protocol=config.protocol, max_steps=config.step_cap(),
-            arms=tuple(config.arms), fps=get_protocol(config.protocol).control_freq_hz,
+            run_dir=str(run_dir),
+            policy=config.policy,
+            policy_options={},
+            image_size=config.image_size,
+            render_quality=config.render_quality,
+            protocol=config.protocol,
+            max_steps=config.step_cap(),
+            arms=tuple(config.arms),
+            fps=get_protocol(config.protocol).control_freq_hz,
         )
         summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0)
         with _progress(console, show_progress) as progress:
@@ -87,8 +104,12 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
                 summary.ran += 1
                 summary.successes += bool(row["success"])
                 summary.errors += row["error"] is not None
-                progress.update(bar, advance=1, rate=f"success {summary.successes}/{summary.ran}"
-                                f"{f' errors {summary.errors}' if summary.errors else ''}")
+                progress.update(
+                    bar,
+                    advance=1,
+                    rate=f"success {summary.successes}/{summary.ran}"
+                    f"{f' errors {summary.errors}' if summary.errors else ''}",
+                )
         return summary
     finally:
         store.close()
@@ -100,8 +121,12 @@ def _execute(todo: list[EpisodeKey], settings: WorkerSettings, workers: int, vid
     crashes: dict[str, int] = {}
     context = mp.get_context("spawn")
     while pending:
-        pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=context,
-                                   initializer=init_worker, initargs=(settings, workers))
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(pending))),
+            mp_context=context,
+            initializer=init_worker,
+            initargs=(settings, workers),
+        )
         in_flight: dict[Future, EpisodeKey] = {}
         try:
             while pending or in_flight:
@@ -127,14 +152,30 @@ def _execute(todo: list[EpisodeKey], settings: WorkerSettings, workers: int, vid
 
 
 def _crash_row(key: EpisodeKey) -> dict[str, Any]:
-    return {"key": key, "error": "WorkerCrashed: the worker process died during this episode",
-            "wall_s": 0.0, "success": False, "steps": 0, "hit_step_cap": False, "success_at_reset": False,
-            "policy_calls": 0, "perturb_params": "{}", "obs0_sha1": None, "video": None}
+    return {
+        "key": key,
+        "error": "WorkerCrashed: the worker process died during this episode",
+        "wall_s": 0.0,
+        "success": False,
+        "steps": 0,
+        "hit_step_cap": False,
+        "success_at_reset": False,
+        "policy_calls": 0,
+        "perturb_params": "{}",
+        "obs0_sha1": None,
+        "video": None,
+    }
 
 
 def _progress(console: Console | None, show: bool) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console or Console(stderr=True), disable=not show, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not show,
+        transient=False,
     )

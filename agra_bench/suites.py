@@ -80,9 +80,7 @@ def list_tasks(suite: str) -> tuple[TaskInfo, ...]:
         task = ROBOSUITE_TASKS[suite]
         return (TaskInfo(suite, 0, task.env_name, task.instruction, ROBOSUITE_NUM_INIT_STATES),)
     bench = libero_benchmark(suite)
-    return tuple(
-        TaskInfo(suite, i, task.name, task.language, 50) for i, task in enumerate(bench.tasks)
-    )
+    return tuple(TaskInfo(suite, i, task.name, task.language, 50) for i, task in enumerate(bench.tasks))
 
 
 def get_task(suite: str, task_id: int) -> TaskInfo:

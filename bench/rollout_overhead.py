@@ -63,8 +63,9 @@ def env_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) -> 
 
 def timed(command: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, env=ENV, cwd=REPO,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, env=ENV, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -88,15 +89,46 @@ def main() -> None:
         {"libero_loop": libero_loop, "env_loop": env_loop}[args.variant](*common)
         return
 
-    me = [sys.executable, __file__, "--suite", args.suite, "--task", str(args.task), "--episodes",
-          str(args.episodes), "--steps", str(args.steps), "--image-size", str(args.image_size)]
+    me = [
+        sys.executable,
+        __file__,
+        "--suite",
+        args.suite,
+        "--task",
+        str(args.task),
+        "--episodes",
+        str(args.episodes),
+        "--steps",
+        str(args.steps),
+        "--image-size",
+        str(args.image_size),
+    ]
     out = Path(tempfile.mkdtemp(prefix="agra-bench-overhead-"))
 
     def harness(workers: int, repeat: int) -> list[str]:
-        return [sys.executable, "-m", "agra_bench.cli", "run", "--policy", "random", "--suite", args.suite,
-                "--tasks", str(args.task), "--episodes", str(args.episodes), "--max-steps", str(args.steps),
-                "--image-size", str(args.image_size), "--workers", str(workers), "--no-progress",
-                "--out", str(out / f"w{workers}-r{repeat}")]
+        return [
+            sys.executable,
+            "-m",
+            "agra_bench.cli",
+            "run",
+            "--policy",
+            "random",
+            "--suite",
+            args.suite,
+            "--tasks",
+            str(args.task),
+            "--episodes",
+            str(args.episodes),
+            "--max-steps",
+            str(args.steps),
+            "--image-size",
+            str(args.image_size),
+            "--workers",
+            str(workers),
+            "--no-progress",
+            "--out",
+            str(out / f"w{workers}-r{repeat}"),
+        ]
 
     samples: dict[str, list[float]] = {n: [] for n in ("libero_loop", "env_loop", "harness_w1", "harness_w2")}
     total_steps = args.episodes * args.steps
@@ -105,8 +137,10 @@ def main() -> None:
         samples["env_loop"].append(total_steps / timed([*me, "--variant", "env_loop"]))
         samples["harness_w1"].append(total_steps / timed(harness(1, repeat)))
         samples["harness_w2"].append(total_steps / timed(harness(2, repeat)))
-    print(f"suite={args.suite} task={args.task} episodes={args.episodes} steps={args.steps} "
-          f"image={args.image_size} repeats={args.repeats} cpus={os.cpu_count()}")
+    print(
+        f"suite={args.suite} task={args.task} episodes={args.episodes} steps={args.steps} "
+        f"image={args.image_size} repeats={args.repeats} cpus={os.cpu_count()}"
+    )
     med = {name: statistics.median(values) for name, values in samples.items()}
     for name, values in samples.items():
         runs = ", ".join(f"{v:.2f}" for v in values)

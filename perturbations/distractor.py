@@ -147,6 +147,7 @@ class Distractor(Perturbation):
         applied = []
         for item in self._inserted:
             body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, item["body"])
+            geoms = body_geoms(model, body)
             position = None
             for _ in range(MAX_CANDIDATES):
                 xy = centre[:2] + rng.uniform([-0.25, -0.35], [0.25, 0.35])
@@ -158,7 +159,7 @@ class Distractor(Perturbation):
                 model.body_pos[body] = [xy[0], xy[1], table_z - item["bottom"]]
                 model.body_quat[body] = [np.cos(angle), 0, 0, np.sin(angle)]
                 mujoco.mj_forward(model, data)
-                covered = np.isin(segmentation(env, CAMERA), item_geoms(model, body))
+                covered = np.isin(segmentation(env, CAMERA), geoms)
                 if covered.mean() >= MIN_VISIBLE_SHARE and not np.any(covered & keep_clear):
                     position = model.body_pos[body].copy()
                     break
@@ -183,8 +184,9 @@ class Distractor(Perturbation):
         return all(np.linalg.norm(xy - other) >= CLEARANCE_DISTRACTOR for other in placed)
 
 
-def in_view(model: mujoco.MjModel, data: mujoco.MjData, camera: int, point: np.ndarray,
-            margin: float = 0.08) -> bool:
+def in_view(
+    model: mujoco.MjModel, data: mujoco.MjData, camera: int, point: np.ndarray, margin: float = 0.08
+) -> bool:
     """Whether `point` projects inside the camera image, away from its border (pinhole model;
     a MuJoCo camera looks along its -z axis)."""
     local = data.cam_xmat[camera].reshape(3, 3).T @ (point - data.cam_xpos[camera])
@@ -193,10 +195,6 @@ def in_view(model: mujoco.MjModel, data: mujoco.MjData, camera: int, point: np.n
     half = np.tan(np.deg2rad(model.cam_fovy[camera]) / 2)
     x, y = local[0] / (-local[2] * half), local[1] / (-local[2] * half)  # in [-1, 1] when visible
     return abs(x) <= 1 - margin and abs(y) <= 1 - margin
-
-
-def item_geoms(model: mujoco.MjModel, body: int) -> list[int]:
-    return body_geoms(model, body)
 
 
 def distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:

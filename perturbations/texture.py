@@ -70,12 +70,11 @@ class Texture(Perturbation):
                             legs.set("file", paths[choice])
                     break
         if self.severity >= 4:
-            irrelevant = irrelevant_object_names(env)
-            chosen = irrelevant if self.severity == 5 else irrelevant[:1]
+            irrelevant = env.irrelevant_objects()
             if self.severity == 4 and irrelevant:
-                chosen = [irrelevant[int(rng.integers(len(irrelevant)))]]
+                irrelevant = [irrelevant[int(rng.integers(len(irrelevant)))]]
             objects = {}
-            for obj in chosen:
+            for obj in irrelevant:
                 choice = str(rng.choice(self.pool()))
                 for name, element in textures.items():
                     if name.startswith(f"{obj}_") and element.get("file"):
@@ -83,8 +82,3 @@ class Texture(Perturbation):
                         objects[obj] = choice
             applied["objects"] = objects
         return applied
-
-
-def irrelevant_object_names(env: Any) -> list[str]:
-    """Task-irrelevant objects, known from the task definition before the model exists."""
-    return env.irrelevant_objects()

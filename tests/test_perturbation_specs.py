@@ -9,18 +9,9 @@ from agra_bench.errors import UsageError
 from perturbations import families, parse_spec
 from perturbations.language import paraphrase
 from perturbations.noise import Noise
+from tests.conftest import PERTURBATION_FAMILIES
 
-FAMILIES = [
-    "distractor",
-    "lighting",
-    "camera",
-    "texture",
-    "background",
-    "object_color",
-    "noise",
-    "robot_init",
-    "language",
-]
+FAMILIES = PERTURBATION_FAMILIES
 
 
 def test_every_family_is_registered():

@@ -10,10 +10,30 @@ from agra_bench.records import EPISODE_SCHEMA, EpisodeStore
 
 def make_row(key: str, episode: int, success: bool = True) -> dict:
     row = {field.name: None for field in EPISODE_SCHEMA}
-    row.update(run_id="r", episode_key=key, policy="random", suite="libero_10", task_id=0, task_name="t",
-               instruction="i", episode=episode, init_state_id=episode, seed=1, perturbation="none",
-               perturb_params="{}", severity=3, split="id", protocol="libero", success=success, steps=3,
-               max_steps=5, hit_step_cap=False, success_at_reset=False, policy_calls=3, wall_s=0.1)
+    row.update(
+        run_id="r",
+        episode_key=key,
+        policy="random",
+        suite="libero_10",
+        task_id=0,
+        task_name="t",
+        instruction="i",
+        episode=episode,
+        init_state_id=episode,
+        seed=1,
+        perturbation="none",
+        perturb_params="{}",
+        severity=3,
+        split="id",
+        protocol="libero",
+        success=success,
+        steps=3,
+        max_steps=5,
+        hit_step_cap=False,
+        success_at_reset=False,
+        policy_calls=3,
+        wall_s=0.1,
+    )
     return row
 
 

@@ -29,8 +29,24 @@ def only_run_dir(out: Path) -> Path:
 
 
 def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
-    result = run_cli("run", "--policy", "random", "--suite", "libero_10", "--tasks", "0", "--episodes", "2",
-                     "--max-steps", "6", "--video", "1", "--out", str(tmp_path), *SMALL)
+    result = run_cli(
+        "run",
+        "--policy",
+        "random",
+        "--suite",
+        "libero_10",
+        "--tasks",
+        "0",
+        "--episodes",
+        "2",
+        "--max-steps",
+        "6",
+        "--video",
+        "1",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     table = pq.read_table(run_dir / "episodes.parquet")
@@ -55,8 +71,20 @@ def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
 
 
 def test_robosuite_run(tmp_path):
-    result = run_cli("run", "--policy", "noop", "--suite", "robosuite_lift", "--episodes", "2",
-                     "--max-steps", "5", "--out", str(tmp_path), *SMALL)
+    result = run_cli(
+        "run",
+        "--policy",
+        "noop",
+        "--suite",
+        "robosuite_lift",
+        "--episodes",
+        "2",
+        "--max-steps",
+        "5",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     df = pd.read_parquet(only_run_dir(tmp_path) / "episodes.parquet")
     assert len(df) == 2 and (df["steps"] == 5).all() and not df["success"].any()
@@ -66,9 +94,24 @@ def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
     digests = {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
-        result = run_cli("run", "--policy", "random", "--suite", "libero_spatial", "--tasks", "0,1",
-                         "--episodes", "2", "--max-steps", "2", "--workers", str(workers),
-                         "--out", str(out), *SMALL)
+        result = run_cli(
+            "run",
+            "--policy",
+            "random",
+            "--suite",
+            "libero_spatial",
+            "--tasks",
+            "0,1",
+            "--episodes",
+            "2",
+            "--max-steps",
+            "2",
+            "--workers",
+            str(workers),
+            "--out",
+            str(out),
+            *SMALL,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         df = pd.read_parquet(only_run_dir(out) / "episodes.parquet")
         assert len(df) == 4
@@ -78,11 +121,31 @@ def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
 
 
 def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
-    args = ["run", "--policy", "random", "--suite", "libero_spatial", "--tasks", "0", "--episodes", "6",
-            "--max-steps", "2", "--out", str(tmp_path), *SMALL]
+    args = [
+        "run",
+        "--policy",
+        "random",
+        "--suite",
+        "libero_spatial",
+        "--tasks",
+        "0",
+        "--episodes",
+        "6",
+        "--max-steps",
+        "2",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([*CLI, *args], cwd=REPO, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     parquet = None
     deadline = time.time() + 300
     try:
@@ -112,9 +175,20 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
 
 
 def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
-    result = run_cli("run", "--policy", "tests.helpers.faulty_policy:FailSecondEpisode",
-                     "--suite", "robosuite_lift", "--episodes", "3", "--max-steps", "3",
-                     "--out", str(tmp_path), *SMALL)
+    result = run_cli(
+        "run",
+        "--policy",
+        "tests.helpers.faulty_policy:FailSecondEpisode",
+        "--suite",
+        "robosuite_lift",
+        "--episodes",
+        "3",
+        "--max-steps",
+        "3",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     df = pd.read_parquet(run_dir / "episodes.parquet").set_index("episode")

@@ -12,10 +12,17 @@ from perturbations.spec import parse_spec
 
 
 def test_protocol_caps_are_the_standard_libero_ones():
-    caps = {s: LIBERO_PROTOCOL.step_cap(s) for s in
-            ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")}
-    assert caps == {"libero_spatial": 220, "libero_object": 280, "libero_goal": 300,
-                    "libero_10": 520, "libero_90": 400}
+    caps = {
+        s: LIBERO_PROTOCOL.step_cap(s)
+        for s in ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+    }
+    assert caps == {
+        "libero_spatial": 220,
+        "libero_object": 280,
+        "libero_goal": 300,
+        "libero_10": 520,
+        "libero_90": 400,
+    }
     assert LIBERO_PROTOCOL.settle_steps == 10
     assert LIBERO_PROTOCOL.settle_action == (0, 0, 0, 0, 0, 0, -1)
 

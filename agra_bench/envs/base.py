@@ -159,8 +159,12 @@ class SimTaskEnv(gym.Env, ABC):
         self.steps = 0
         obs = self._observation(raw)
         success = self._check_success()
-        info = {"success": success, "init_state_id": self.init_state_id, "task_name": self.task.name,
-                "perturb_params": self.perturb_params}
+        info = {
+            "success": success,
+            "init_state_id": self.init_state_id,
+            "task_name": self.task.name,
+            "perturb_params": self.perturb_params,
+        }
         return obs, info
 
     def step(self, action):
@@ -187,8 +191,7 @@ class SimTaskEnv(gym.Env, ABC):
         from robosuite.utils.transform_utils import quat2axisangle
 
         obs = {
-            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1])
-            for key, camera in CAMERAS.items()
+            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1]) for key, camera in CAMERAS.items()
         }
         obs["proprio"] = np.concatenate(
             [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
@@ -216,13 +219,17 @@ class SimTaskEnv(gym.Env, ABC):
         for name, body_name in self.scene_objects().items():
             body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
             objects[name] = data.xpos[body].copy()
-        sites = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_SITE, i): data.site_xpos[i].copy()
-                 for i in range(model.nsite)}
+        sites = {
+            mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_SITE, i): data.site_xpos[i].copy()
+            for i in range(model.nsite)
+        }
         robot = self._sim_env.robots[0]
         return {
             "eef_pos": data.site_xpos[int(robot.eef_site_id)].copy(),
             "gripper_qpos": data.qpos[robot._ref_gripper_joint_pos_indexes].copy(),
-            "objects": objects, "sites": sites, "goal": self.goal_predicates(),
+            "objects": objects,
+            "sites": sites,
+            "goal": self.goal_predicates(),
         }
 
     def goal_predicates(self) -> list[list[str]]:
