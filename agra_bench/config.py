@@ -85,6 +85,7 @@ class RunConfig:
             "task_ids": self.task_ids,
             "episodes": self.episodes,
             "arms": [a.name for a in self.arms],
+            "severity": self.severity,
             "split": self.split,
             "seed": self.seed,
             "max_steps": self.step_cap(),

@@ -83,6 +83,13 @@ def test_run_id_is_stable_and_ignores_workers_and_video(tmp_path):
     b = RunConfig(policy="random", suite="robosuite_lift", episodes=2, out=tmp_path, workers=2, video=1)
     c = RunConfig(policy="random", suite="robosuite_lift", episodes=3, out=tmp_path)
     assert a.run_id() == b.run_id() != c.run_id()
+    severities = {
+        RunConfig(
+            policy="random", suite="robosuite_lift", perturb="lighting", severity=s, out=tmp_path
+        ).run_id()
+        for s in (1, 5)
+    }
+    assert len(severities) == 2  # arm names omit the default severity; the run id must not
     assert a.step_cap() == 300
 
 
