@@ -143,13 +143,21 @@ def list_cmd(
     elif what == "perturbations":
         from perturbations.registry import families
 
-        table.add_column("family"), table.add_column("description")
-        table.add_column("severity 1"), table.add_column("severity 3"), table.add_column("severity 5")
-        table.add_column("id / ood pools")
+        # One block per family: the ranges do not fit the columns of a table.
         for name, cls in families().items():
-            ranges = [json.dumps(cls.ranges(s), default=str) for s in (1, 3, 5)]
             pools = cls.pools()
-            table.add_row(name, cls.description, *ranges, f"{len(pools['id'])} / {len(pools['ood'])}")
+            console.print(
+                f"[bold]{name}[/bold]: {cls.description} "
+                f"(pools: {len(pools['id'])} id / {len(pools['ood'])} ood)",
+                highlight=False,
+            )
+            for severity in (1, 3, 5):
+                values = ", ".join(
+                    f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
+                    for k, v in cls.ranges(severity).items()
+                )
+                console.print(f"  severity {severity}: {values or '-'}", highlight=False)
+        return
     else:
         from agra_bench.protocol import PROTOCOLS
 

@@ -1,9 +1,9 @@
 """Parse `--perturb` specs into arms.
 
-Grammar: `none` | `all` | ARM[,ARM...] where ARM = FAMILY[:key=value[;key=value]][+FAMILY...].
-Examples: `camera`, `camera:severity=3`, `lighting+camera`, `none,texture`. `all` expands to
-every registered family, one arm each. Every arm string is canonical (used as the record's
-`perturbation` value and as part of the episode key).
+Grammar: ARM[,ARM...] where ARM = `none` | `all` | FAMILY[:key=value[;key=value]][+FAMILY...].
+Examples: `camera`, `camera:severity=3`, `lighting+camera`, `none,texture`, `none,all`. `all`
+expands to every registered family, one arm each (`none,all` adds the control arm). Every arm
+string is canonical (used as the record's `perturbation` value and as part of the episode key).
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def parse_spec(spec: str, severity: int = 3, split: str = "id") -> list[Arm]:
     spec = spec.strip()
     if not spec:
         raise UsageError("empty --perturb; valid: none, all, or family names")
-    arm_texts = [f for f in families() if f != "none"] if spec == "all" else spec.split(",")
+    arm_texts = []
+    for text in spec.split(","):  # `all` may stand in a list: `none,all` adds the control arm
+        arm_texts += [f for f in families() if f != "none"] if text.strip() == "all" else [text]
     arms: list[Arm] = []
     for text in arm_texts:
         parts = tuple(_parse_family(t, severity) for t in text.split("+"))

@@ -17,6 +17,7 @@ FAMILIES = PERTURBATION_FAMILIES
 def test_every_family_is_registered():
     assert set(FAMILIES) | {"none"} == set(families())
     assert [a.name for a in parse_spec("all")] == [f for f in families() if f != "none"]
+    assert [a.name for a in parse_spec("none,all")] == list(families())
 
 
 @pytest.mark.parametrize("family", FAMILIES)
