@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -34,6 +35,16 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, cwd=cwd or REPO, env=full_env, timeout=timeout
     )
+
+
+def run_episodes(out: Path, args: str, **kwargs) -> pd.DataFrame:
+    """`agra-bench run ARGS --no-progress --out OUT`, which must succeed; returns the episode
+    table of the single run it wrote under OUT."""
+    result = run_cli("run", *args.split(), "--no-progress", "--out", str(out), **kwargs)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return pd.read_parquet(runs[0] / "episodes.parquet")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from agra_bench.envs import make_env
@@ -14,7 +13,7 @@ from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import run_episode
 from policies import make_policy
 from policies.scripted import parse_goal
-from tests.conftest import run_cli
+from tests.conftest import run_episodes
 
 pytestmark = pytest.mark.sim
 
@@ -44,32 +43,11 @@ def test_oracle_solves_a_libero_object_task_from_two_init_states():
 
 
 def test_oracle_keeps_success_under_every_family_at_severity_5(tmp_path):
-    result = run_cli(
-        "run",
-        "--policy",
-        "scripted",
-        "--suite",
-        "libero_object",
-        "--tasks",
-        "0",
-        "--episodes",
-        "1",
-        "--perturb",
-        "all",
-        "--severity",
-        "5",
-        "--max-steps",
-        "200",
-        "--workers",
-        "2",
-        "--image-size",
-        "32",
-        "--no-progress",
-        "--out",
-        str(tmp_path),
+    df = run_episodes(
+        tmp_path,
+        "--policy scripted --suite libero_object --tasks 0 --episodes 1 --perturb all --severity 5"
+        " --max-steps 200 --workers 2 --image-size 32",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    df = pd.read_parquet(next(tmp_path.glob("*/episodes.parquet")))
     assert len(df) == 9 and df["error"].isna().all()
     failed = df.loc[~df["success"], ["perturbation", "perturb_params"]]
     assert failed.empty, failed.to_dict("records")

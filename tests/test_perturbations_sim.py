@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from agra_bench.envs import make_env
 from perturbations import parse_spec
 from perturbations.base import NoPerturbation
 from perturbations.scene import relevant_pixels, segmentation
-from tests.conftest import PERTURBATION_FAMILIES, run_cli
+from tests.conftest import PERTURBATION_FAMILIES, run_episodes
 
 pytestmark = pytest.mark.sim
 SIZE = 64
@@ -105,55 +104,19 @@ def test_distractors_never_occlude_task_objects_at_reset(env, seed):
 
 
 def test_run_with_every_family_and_a_combination(tmp_path):
-    result = run_cli(
-        "run",
-        "--policy",
-        "random",
-        "--suite",
-        "libero_spatial",
-        "--tasks",
-        "0",
-        "--episodes",
-        "1",
-        "--max-steps",
-        "2",
-        "--perturb",
-        "all",
-        "--severity",
-        "2",
-        "--split",
-        "ood",
-        "--image-size",
-        "32",
-        "--no-progress",
-        "--out",
-        str(tmp_path),
+    df = run_episodes(
+        tmp_path / "all",
+        "--policy random --suite libero_spatial --tasks 0 --episodes 1 --max-steps 2 --perturb all"
+        " --severity 2 --split ood --image-size 32",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    df = pd.read_parquet(next(tmp_path.glob("*/episodes.parquet")))
     assert sorted(df["perturbation"]) == sorted(FAMILIES)
     assert df["error"].isna().all() and (df["severity"] == 2).all() and (df["split"] == "ood").all()
     assert all(json.loads(p) for p in df["perturb_params"])
-    combo = run_cli(
-        "run",
-        "--policy",
-        "noop",
-        "--suite",
-        "robosuite_lift",
-        "--episodes",
-        "1",
-        "--max-steps",
-        "2",
-        "--perturb",
-        "none,lighting+camera:severity=4",
-        "--image-size",
-        "32",
-        "--no-progress",
-        "--out",
-        str(tmp_path / "combo"),
-    )
-    assert combo.returncode == 0, combo.stderr[-3000:]
-    rows = pd.read_parquet(next((tmp_path / "combo").glob("*/episodes.parquet"))).set_index("perturbation")
+    rows = run_episodes(
+        tmp_path / "combo",
+        "--policy noop --suite robosuite_lift --episodes 1 --max-steps 2"
+        " --perturb none,lighting+camera:severity=4 --image-size 32",
+    ).set_index("perturbation")
     assert set(rows.index) == {"none", "lighting+camera:severity=4"}
     params = json.loads(rows.loc["lighting+camera:severity=4", "perturb_params"])
     assert set(params) == {"lighting", "camera"} and rows["error"].isna().all()

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agra_bench.records import EPISODE_SCHEMA
-from tests.conftest import CLI, REPO, run_cli
+from tests.conftest import CLI, REPO, run_cli, run_episodes
 
 pytestmark = pytest.mark.sim
 SMALL = ["--image-size", "32", "--no-progress"]
@@ -71,22 +71,9 @@ def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
 
 
 def test_robosuite_run(tmp_path):
-    result = run_cli(
-        "run",
-        "--policy",
-        "noop",
-        "--suite",
-        "robosuite_lift",
-        "--episodes",
-        "2",
-        "--max-steps",
-        "5",
-        "--out",
-        str(tmp_path),
-        *SMALL,
+    df = run_episodes(
+        tmp_path, "--policy noop --suite robosuite_lift --episodes 2 --max-steps 5 --image-size 32"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    df = pd.read_parquet(only_run_dir(tmp_path) / "episodes.parquet")
     assert len(df) == 2 and (df["steps"] == 5).all() and not df["success"].any()
 
 
@@ -94,26 +81,11 @@ def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
     digests = {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
-        result = run_cli(
-            "run",
-            "--policy",
-            "random",
-            "--suite",
-            "libero_spatial",
-            "--tasks",
-            "0,1",
-            "--episodes",
-            "2",
-            "--max-steps",
-            "2",
-            "--workers",
-            str(workers),
-            "--out",
-            str(out),
-            *SMALL,
+        df = run_episodes(
+            out,
+            "--policy random --suite libero_spatial --tasks 0,1 --episodes 2 --max-steps 2"
+            f" --workers {workers} --image-size 32",
         )
-        assert result.returncode == 0, result.stderr[-3000:]
-        df = pd.read_parquet(only_run_dir(out) / "episodes.parquet")
         assert len(df) == 4
         digests[workers] = dict(zip(df["episode_key"], df["obs0_sha1"], strict=True))
     assert digests[1] == digests[2]
@@ -175,23 +147,12 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
 
 
 def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
-    result = run_cli(
-        "run",
-        "--policy",
-        "tests.helpers.faulty_policy:FailSecondEpisode",
-        "--suite",
-        "robosuite_lift",
-        "--episodes",
-        "3",
-        "--max-steps",
-        "3",
-        "--out",
-        str(tmp_path),
-        *SMALL,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    df = run_episodes(
+        tmp_path,
+        "--policy tests.helpers.faulty_policy:FailSecondEpisode --suite robosuite_lift --episodes 3"
+        " --max-steps 3 --image-size 32",
+    ).set_index("episode")
     run_dir = only_run_dir(tmp_path)
-    df = pd.read_parquet(run_dir / "episodes.parquet").set_index("episode")
     assert df.loc[1, "error"] == "RuntimeError: injected failure in episode 2"
     assert df.loc[[0, 2], "error"].isna().all() and (df.loc[[0, 2], "steps"] == 3).all()
     logs = list((run_dir / "logs").iterdir())
