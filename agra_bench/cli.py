@@ -83,6 +83,44 @@ def run(
     )
 
 
+@app.command()
+def report(
+    dirs: Annotated[
+        list[Path], typer.Argument(help="result folders (searched recursively) or episodes.parquet")
+    ],
+    out: Annotated[Path | None, typer.Option(help="output folder [first DIR/report]")] = None,
+) -> None:
+    """Merge runs into DIR/report/: Wilson intervals, paired deltas, plots, HTML, leaderboard.csv."""
+    from agra_bench.report import build_report
+
+    result = build_report(dirs, out)
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+    table = Table(
+        "policy", "suite", "perturbation", "sev", "split", "n", "success", "95% CI", "delta vs clean"
+    )
+    for row in result.leaderboard.itertuples():
+        delta = (
+            ""
+            if row.delta_pairs == 0
+            else f"{100 * row.delta_vs_clean:+.1f} "
+            f"[{100 * row.delta_ci_low:+.1f}, {100 * row.delta_ci_high:+.1f}]"
+        )
+        table.add_row(
+            row.policy,
+            row.suite,
+            row.perturbation,
+            str(row.severity),
+            row.split,
+            str(row.episodes),
+            f"{100 * row.success_rate:.1f}%",
+            f"[{100 * row.ci_low:.1f}, {100 * row.ci_high:.1f}]",
+            delta,
+        )
+    console.print(table)
+    console.print(f"report written to {result.out}/ (index.html, summary.md, leaderboard.csv)")
+
+
 perturb_app = typer.Typer(help="Inspect perturbations.", no_args_is_help=True)
 app.add_typer(perturb_app, name="perturb")
 

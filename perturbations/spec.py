@@ -39,6 +39,9 @@ class Arm:
 
     @property
     def severity(self) -> int:
+        """The highest severity of the parts; 0 for the control arm, which has no severity."""
+        if all(p.family == "none" for p in self.parts):
+            return 0
         return max(p.severity for p in self.parts)
 
     def build(self) -> Perturbation:

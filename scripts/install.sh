@@ -16,6 +16,11 @@ if command -v apt-get >/dev/null 2>&1; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
     fi
+    # Headless Chromium for the HTML report's browser test; optional: the test skips without it.
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+            --no-install-recommends chromium chromium-driver; } || echo "warning: could not install chromium; the HTML browser test will be skipped" >&2
+    fi
 else
     echo "warning: no apt-get; make sure EGL or OSMesa libraries are installed" >&2
 fi

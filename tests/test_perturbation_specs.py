@@ -39,6 +39,7 @@ def test_spec_grammar():
     combo = arms[1]
     assert [(p.family, p.severity) for p in combo.parts] == [("lighting", 4), ("camera", 2)]
     assert combo.severity == 4 and combo.split == "ood"
+    assert arms[0].severity == 0  # the control arm has no severity, whatever --severity says
     assert combo.build().name == "lighting+camera"
     assert parse_spec("camera:severity=3", severity=3)[0].name == "camera"  # canonical form
 

@@ -121,3 +121,4 @@ def test_run_with_every_family_and_a_combination(tmp_path):
     params = json.loads(rows.loc["lighting+camera:severity=4", "perturb_params"])
     assert set(params) == {"lighting", "camera"} and rows["error"].isna().all()
     assert rows.loc["lighting+camera:severity=4", "severity"] == 4
+    assert rows.loc["none", "severity"] == 0

@@ -1,0 +1,101 @@
+"""`agra-bench report`: runs' episode tables in, paper-ready tables, figures and a leaderboard out.
+
+Pipeline: `load` (find, validate, merge, deduplicate) -> `tables` (Wilson intervals, paired
+deltas against the control arm, head-to-head policy comparisons) -> `plots` -> `render`.
+Everything written is a pure function of the input rows, so the same runs give the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from agra_bench.records import atomic_write_bytes
+from agra_bench.report import plots
+from agra_bench.report.load import load_runs
+from agra_bench.report.render import render_html, render_markdown
+from agra_bench.report.tables import (
+    add_control_deltas,
+    arm_summary,
+    leaderboard,
+    policy_comparisons,
+    task_summary,
+)
+
+
+@dataclass
+class Report:
+    out: Path
+    leaderboard: pd.DataFrame
+    comparisons: pd.DataFrame
+    notes: list[str]
+    figures: list[plots.Figure]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    text = frame.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    atomic_write_bytes(path, text.encode())
+
+
+def build_report(dirs: list[Path], out: Path | None = None) -> Report:
+    """Build DIR/report/ (or `out`) from every run below `dirs`."""
+    dirs = [Path(d) for d in dirs]
+    out = Path(out) if out is not None else (dirs[0] if dirs[0].is_dir() else dirs[0].parent) / "report"
+    loaded = load_runs(dirs)
+    episodes = loaded.episodes
+    notes = list(loaded.notes)
+
+    arms = add_control_deltas(arm_summary(episodes), episodes)
+    tasks = task_summary(episodes)
+    comparisons = policy_comparisons(episodes)
+    board = leaderboard(arms)
+    for policy, group in arms.groupby("policy_label"):
+        if (group["note"].str.startswith("no control arm")).any():
+            notes.append(f"policy '{policy}' has arms without a clean control arm: their deltas are empty")
+
+    figure_dir = out / "figures"
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    figures = [
+        *plots.success_by_arm(arms, figure_dir),
+        *plots.success_vs_severity(arms, figure_dir),
+        *plots.id_vs_ood(arms, figure_dir),
+        *plots.task_heatmaps(tasks, figure_dir),
+    ]
+
+    _write_csv(board, out / "leaderboard.csv")
+    _write_csv(arms, out / "summary.csv")
+    _write_csv(tasks, out / "tasks.csv")
+    _write_csv(comparisons, out / "comparisons.csv")
+
+    header = (
+        f"{len(episodes)} episodes from {len(loaded.runs)} run(s): "
+        f"{', '.join(sorted(episodes['policy_label'].unique()))} on "
+        f"{', '.join(sorted(episodes['suite'].unique()))}. Success rates with Wilson 95% intervals; "
+        "deltas are paired on (task, init state, seed) with a percentile bootstrap 95% interval "
+        "and McNemar's p-value."
+    )
+    task_columns = [
+        "policy_label",
+        "suite",
+        "perturbation",
+        "severity",
+        "split",
+        "task_id",
+        "task_name",
+        "episodes",
+        "successes",
+        "success_rate",
+        "ci_low",
+        "ci_high",
+        "errors",
+    ]
+    sections = {
+        "Leaderboard": board,
+        "Head-to-head (paired on identical episodes)": comparisons,
+        "Per task": tasks[task_columns].rename(columns={"policy_label": "policy"}),
+    }
+    atomic_write_bytes(out / "index.html", render_html(sections, figures, notes, header).encode())
+    atomic_write_bytes(out / "summary.md", render_markdown(sections, figures, notes, header).encode())
+    return Report(out, board, comparisons, notes, figures)

@@ -1,0 +1,112 @@
+"""Find run tables below the given folders, validate them, and merge them into one frame.
+
+A report is often built over folders written by many runs, on several machines, some of them
+interrupted. A file that cannot be read (truncated, not Parquet) or that lacks columns of the
+episode schema is reported and skipped; the report is built from the rest. Nothing is silently
+dropped: every skipped file and every removed duplicate becomes a line in `LoadResult.notes`,
+which the HTML and Markdown reports print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from agra_bench.errors import UsageError
+from agra_bench.records import EPISODE_SCHEMA, EpisodeStore
+
+#: What identifies one episode across runs: two rows with these equal are the same episode.
+EPISODE_IDENTITY = [
+    "policy",
+    "checkpoint",
+    "suite",
+    "protocol",
+    "max_steps",
+    "task_id",
+    "init_state_id",
+    "seed",
+    "perturbation",
+    "severity",
+    "split",
+]
+
+
+@dataclass
+class LoadResult:
+    episodes: pd.DataFrame
+    runs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def find_run_tables(dirs: list[Path]) -> list[Path]:
+    """Every episodes.parquet at or below the given folders, sorted, report folders excluded."""
+    tables: set[Path] = set()
+    for folder in dirs:
+        folder = Path(folder)
+        if not folder.exists():
+            raise UsageError(f"no such folder '{folder}'")
+        if folder.is_file():
+            if folder.name != EpisodeStore.FILE:
+                raise UsageError(f"'{folder}' is not a folder or an {EpisodeStore.FILE}")
+            tables.add(folder.resolve())
+            continue
+        tables.update(p.resolve() for p in folder.rglob(EpisodeStore.FILE) if "report" not in p.parts)
+    return sorted(tables)
+
+
+def read_run_table(path: Path) -> pd.DataFrame:
+    """Read one run's table; ValueError with a one-line reason if it is unusable."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for truncated or foreign files
+        raise ValueError(f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    missing = [name for name in EPISODE_SCHEMA.names if name not in table.column_names]
+    if missing:
+        raise ValueError(f"not an agra-bench episode table: missing column(s) {', '.join(missing)}")
+    frame = table.select(EPISODE_SCHEMA.names).to_pandas()
+    return frame
+
+
+def load_runs(dirs: list[Path]) -> LoadResult:
+    """Merge every valid run table below `dirs`; UsageError if none is usable."""
+    paths = find_run_tables(dirs)
+    if not paths:
+        raise UsageError(f"no {EpisodeStore.FILE} found below {', '.join(str(d) for d in dirs)}")
+    frames, runs, notes = [], [], []
+    for path in paths:
+        try:
+            frame = read_run_table(path)
+        except ValueError as exc:
+            notes.append(f"skipped {path}: {exc}")
+            continue
+        frames.append(frame)
+        runs.append(path.parent)
+    if not frames:
+        raise UsageError(f"no usable run table below {', '.join(str(d) for d in dirs)}; " + "; ".join(notes))
+    episodes = pd.concat(frames, ignore_index=True)
+    episodes["checkpoint"] = episodes["checkpoint"].fillna("")
+    episodes["error"] = episodes["error"].fillna("")
+    # The control arm has no severity; runs written before it was recorded as 0 carry --severity.
+    episodes.loc[episodes["perturbation"] == "none", "severity"] = 0
+    before = len(episodes)
+    episodes = episodes.sort_values(["run_id", "episode_key"]).drop_duplicates(EPISODE_IDENTITY, keep="first")
+    if len(episodes) < before:
+        notes.append(f"dropped {before - len(episodes)} duplicate episode(s) found in more than one run")
+    n_errors = int((episodes["error"] != "").sum())
+    if n_errors:
+        notes.append(
+            f"{n_errors} episode(s) ended in an error; they are counted in 'errors' "
+            "and left out of success rates and pairs"
+        )
+    episodes["policy_label"] = policy_labels(episodes)
+    return LoadResult(episodes.reset_index(drop=True), runs, notes)
+
+
+def policy_labels(episodes: pd.DataFrame) -> pd.Series:
+    """`policy`, or `policy@checkpoint-folder` when one policy name was run from several checkpoints."""
+    n_ckpt = episodes.groupby("policy")["checkpoint"].transform("nunique")
+    names = episodes["checkpoint"].map(lambda c: Path(c).name if c else "")
+    return episodes["policy"].where(n_ckpt <= 1, episodes["policy"] + "@" + names)

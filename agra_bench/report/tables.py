@@ -1,0 +1,163 @@
+"""Summary tables: one row per arm, per task, and per paired comparison.
+
+An *arm* is everything that defines an experimental condition: the policy (and checkpoint),
+suite, protocol and step cap, perturbation, severity and split. Episodes that ended in an error
+are counted in `errors` and left out of the success rates and of every pair: they are neither
+a success nor a failure of the policy.
+
+Deltas are only ever computed on paired episodes (same task, init state and seed). A policy
+without a control arm (`perturbation == none`) gets empty deltas and a note saying so; arms
+that share no episode key get empty deltas and a note too, never an unpaired difference.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from agra_bench.report.stats import NO_PAIRS, PAIR_KEY, paired_delta, wilson_interval
+
+SETTING = ["policy_label", "suite", "protocol", "max_steps"]
+ARM = [*SETTING, "perturbation", "severity", "split"]
+CONTROL = "none"
+#: Policy pairs compared head to head when both are present (first minus second).
+DEFAULT_COMPARISONS = (("agra", "wam"),)
+
+
+def family_of(perturbation: str) -> str:
+    """`lighting+camera:severity=4` -> `lighting+camera` (the families, without parameters)."""
+    return "+".join(part.split(":")[0] for part in perturbation.split("+"))
+
+
+def _rate_row(group: pd.DataFrame) -> dict:
+    valid = group[group["error"] == ""]
+    n, k = len(valid), int(valid["success"].sum())
+    low, high = wilson_interval(k, n)
+    return {
+        "episodes": n,
+        "successes": k,
+        "success_rate": k / n if n else float("nan"),
+        "ci_low": low,
+        "ci_high": high,
+        "errors": len(group) - n,
+        "mean_steps_success": float(valid.loc[valid["success"], "steps"].mean()) if k else float("nan"),
+        "hit_step_cap": int(valid["hit_step_cap"].sum()),
+        "success_at_reset": int(valid["success_at_reset"].sum()),
+    }
+
+
+def arm_summary(episodes: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {**dict(zip(ARM, key, strict=True)), **_rate_row(group)}
+        for key, group in episodes.groupby(ARM, sort=True)
+    ]
+    frame = pd.DataFrame(rows)
+    frame.insert(ARM.index("perturbation") + 1, "family", frame["perturbation"].map(family_of))
+    return frame
+
+
+def task_summary(episodes: pd.DataFrame) -> pd.DataFrame:
+    keys = [*ARM, "task_id", "task_name"]
+    rows = [
+        {**dict(zip(keys, key, strict=True)), **_rate_row(g)} for key, g in episodes.groupby(keys, sort=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _control_for(episodes: pd.DataFrame, arm: dict) -> pd.DataFrame:
+    """The control arm's valid episodes for an arm's setting, preferring the same split."""
+    same = (episodes[SETTING] == pd.Series({k: arm[k] for k in SETTING})).all(axis=1)
+    control = episodes[same & (episodes["perturbation"] == CONTROL) & (episodes["error"] == "")]
+    preferred = control[control["split"] == arm["split"]]
+    control = preferred if not preferred.empty else control
+    return control.drop_duplicates(PAIR_KEY)
+
+
+def add_control_deltas(summary: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    """delta_vs_clean and its paired interval for every arm, with a note when there is none."""
+    valid = episodes[episodes["error"] == ""]
+    out = []
+    for arm in summary.to_dict("records"):
+        if arm["perturbation"] == CONTROL:
+            result, note = NO_PAIRS, "control arm"
+        else:
+            control = _control_for(episodes, arm)
+            mine = valid[(valid[ARM] == pd.Series({k: arm[k] for k in ARM})).all(axis=1)]
+            result = paired_delta(mine, control) if not control.empty else NO_PAIRS
+            if control.empty:
+                note = "no control arm (perturbation=none) for this policy and setting: no delta"
+            elif result.pairs == 0:
+                note = "control arm shares no (task, init state, seed) key with this arm: no delta"
+            elif result.pairs < arm["episodes"]:
+                note = f"delta on {result.pairs} of {arm['episodes']} episodes (those the control arm ran)"
+            else:
+                note = ""
+        out.append({**arm, **result.as_dict("delta_vs_clean"), "note": note})
+    return pd.DataFrame(out)
+
+
+def policy_comparisons(
+    episodes: pd.DataFrame, pairs: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS
+) -> pd.DataFrame:
+    """Head-to-head paired deltas (first policy minus second) on identical episode keys."""
+    valid = episodes[episodes["error"] == ""]
+    condition = ["suite", "protocol", "max_steps", "perturbation", "severity", "split"]
+    rows = []
+    for first, second in pairs:
+        a_all, b_all = valid[valid["policy"] == first], valid[valid["policy"] == second]
+        for key, a in a_all.groupby(["policy_label", *condition], sort=True):
+            where = dict(zip(condition, key[1:], strict=True))
+            b_match = b_all[(b_all[condition] == pd.Series(where)).all(axis=1)]
+            for b_label, b in b_match.groupby("policy_label", sort=True):
+                result = paired_delta(a, b)
+                rows.append(
+                    {
+                        "policy": key[0],
+                        "versus": b_label,
+                        **where,
+                        **result.as_dict("delta"),
+                        "policy_rate": a["success"].mean(),
+                        "versus_rate": b["success"].mean(),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+LEADERBOARD_COLUMNS = [
+    "policy",
+    "suite",
+    "perturbation",
+    "family",
+    "severity",
+    "split",
+    "max_steps",
+    "episodes",
+    "successes",
+    "success_rate",
+    "ci_low",
+    "ci_high",
+    "delta_vs_clean",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_pairs",
+    "delta_mcnemar_p",
+    "errors",
+    "note",
+]
+
+
+def leaderboard(arms: pd.DataFrame) -> pd.DataFrame:
+    """The published table: stable column order and row order (suite, policy, arm)."""
+    board = arms.rename(
+        columns={
+            "policy_label": "policy",
+            "delta_vs_clean_ci_low": "delta_ci_low",
+            "delta_vs_clean_ci_high": "delta_ci_high",
+            "delta_vs_clean_pairs": "delta_pairs",
+            "delta_vs_clean_mcnemar_p": "delta_mcnemar_p",
+        }
+    )
+    board = board.assign(_control=board["perturbation"] != CONTROL)
+    board = board.sort_values(
+        ["suite", "policy", "max_steps", "_control", "family", "severity", "perturbation", "split"]
+    )
+    return board[LEADERBOARD_COLUMNS].reset_index(drop=True)

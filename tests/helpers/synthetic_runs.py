@@ -1,0 +1,66 @@
+"""Synthetic run tables in the real episode schema, for report tests with known answers.
+
+Reports need many episodes to be worth testing; simulating them would take hours on CPU. These
+rows go through the same `EpisodeStore` writer as real runs, so the files are real Parquet in
+the real schema; only the outcomes are chosen by the test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agra_bench.plan import episode_seed
+from agra_bench.records import EpisodeStore
+
+
+def episode_row(
+    run_id: str,
+    policy: str,
+    task_id: int,
+    episode: int,
+    perturbation: str,
+    success: bool,
+    severity: int = 3,
+    split: str = "id",
+    suite: str = "libero_object",
+    seed: int = 0,
+    error: str | None = None,
+    max_steps: int = 280,
+) -> dict:
+    key_seed = episode_seed(seed, task_id, episode)
+    return {
+        "run_id": run_id,
+        "episode_key": f"{suite}-{task_id}-{episode}-{perturbation}-{severity}-{split}-{key_seed}",
+        "policy": policy,
+        "checkpoint": None,
+        "suite": suite,
+        "task_id": task_id,
+        "task_name": f"task_{task_id}",
+        "instruction": f"do task {task_id}",
+        "episode": episode,
+        "init_state_id": episode,
+        "seed": key_seed,
+        "perturbation": perturbation,
+        "perturb_params": "{}",
+        "severity": 0 if perturbation == "none" else severity,
+        "split": split,
+        "protocol": "libero",
+        "success": success,
+        "steps": 100 if success else max_steps,
+        "max_steps": max_steps,
+        "hit_step_cap": not success,
+        "success_at_reset": False,
+        "policy_calls": 10,
+        "wall_s": 1.0,
+        "obs0_sha1": "0" * 40,
+        "video": None,
+        "error": error,
+    }
+
+
+def write_run(root: Path, run_id: str, rows: list[dict]) -> Path:
+    store = EpisodeStore(root / run_id)
+    for row in rows:
+        store.add(row)
+    store.close()
+    return store.path

@@ -1,0 +1,187 @@
+"""`agra-bench report`: statistics against scipy, pairing with known answers, bad files, stable output."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy import stats
+
+from agra_bench.report import build_report
+from agra_bench.report.stats import paired_delta, wilson_interval
+from tests.conftest import run_cli, run_episodes
+from tests.helpers.synthetic_runs import episode_row, write_run
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (5, 10), (10, 10), (37, 50), (1, 3), (499, 500)])
+def test_wilson_interval_equals_scipy(k, n):
+    expected = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = wilson_interval(k, n)
+    assert low == pytest.approx(expected.low, abs=1e-12) and high == pytest.approx(expected.high, abs=1e-12)
+
+
+def _arm(outcomes: list[bool], perturbation: str = "lighting", seed: int = 0, first: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        [episode_row("r", "p", 0, first + e, perturbation, s, seed=seed) for e, s in enumerate(outcomes)]
+    )
+
+
+def test_paired_delta_known_answer():
+    # 20 paired episodes: both succeed on 8, only the control on 6, only the arm on 1, neither on 5.
+    control = [True] * 8 + [True] * 6 + [False] * 1 + [False] * 5
+    arm = [True] * 8 + [False] * 6 + [True] * 1 + [False] * 5
+    result = paired_delta(_arm(arm), _arm(control, "none"))
+    assert result.pairs == 20
+    assert result.delta == pytest.approx((9 - 14) / 20)
+    assert (result.arm_only, result.reference_only) == (1, 6)
+    # McNemar's exact test is a two-sided binomial test on the 7 discordant pairs.
+    assert result.mcnemar_p == pytest.approx(stats.binomtest(1, 7, 0.5).pvalue)
+    assert result.ci_low < result.delta < result.ci_high <= 0.05
+    assert paired_delta(_arm(arm), _arm(control, "none")) == result  # seeded bootstrap: repeatable
+
+
+def test_identical_arms_have_a_zero_delta_and_p_one():
+    outcomes = [True, False] * 10
+    result = paired_delta(_arm(outcomes), _arm(outcomes, "none"))
+    assert (result.delta, result.ci_low, result.ci_high, result.mcnemar_p) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_arms_with_other_seeds_do_not_pair():
+    result = paired_delta(_arm([True] * 10), _arm([False] * 10, "none", seed=7))
+    assert result.pairs == 0 and pd.isna(result.delta)
+
+
+def _synthetic_runs(root, control_seed=0, control_episodes=20):
+    write_run(
+        root,
+        "wam-clean",
+        [
+            episode_row("wam-clean", "wam", 0, e, "none", e % 2 == 0, seed=control_seed)
+            for e in range(control_episodes)
+        ],
+    )
+    write_run(
+        root, "wam-light", [episode_row("wam-light", "wam", 0, e, "lighting", e % 4 == 0) for e in range(20)]
+    )
+    write_run(
+        root,
+        "agra-all",
+        [
+            *[episode_row("agra-all", "agra", 0, e, "none", True) for e in range(20)],
+            *[episode_row("agra-all", "agra", 0, e, "lighting", e % 4 != 3) for e in range(20)],
+        ],
+    )
+
+
+def test_report_pairs_against_the_control_arm_and_between_policies(tmp_path):
+    _synthetic_runs(tmp_path)
+    report = build_report([tmp_path])
+    board = report.leaderboard.set_index(["policy", "perturbation"])
+    wam = board.loc[("wam", "lighting")]
+    assert (wam.episodes, wam.successes, wam.success_rate) == (20, 5, 0.25)
+    assert wam.delta_vs_clean == pytest.approx(0.25 - 0.5) and wam.delta_pairs == 20
+    assert board.loc[("agra", "lighting")].delta_vs_clean == pytest.approx(-0.25)
+    assert board.loc[("agra", "none")].note == "control arm"
+    head = report.comparisons.set_index("perturbation").loc["lighting"]
+    assert (head.policy, head.versus, head.delta_pairs) == ("agra", "wam", 20)
+    assert head.delta == pytest.approx(0.75 - 0.25)
+    for name in (
+        "leaderboard.csv",
+        "summary.csv",
+        "tasks.csv",
+        "comparisons.csv",
+        "summary.md",
+        "index.html",
+    ):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert len(report.figures) >= 2 and all(f.path.read_bytes()[:4] == b"\x89PNG" for f in report.figures)
+
+
+def test_unequal_arms_do_not_pair_and_partial_arms_pair_on_the_overlap(tmp_path):
+    _synthetic_runs(tmp_path / "a", control_seed=99)  # control ran other seeds: nothing to pair
+    wam = (
+        build_report([tmp_path / "a"])
+        .leaderboard.set_index(["policy", "perturbation"])
+        .loc[("wam", "lighting")]
+    )
+    assert wam.delta_pairs == 0 and pd.isna(wam.delta_vs_clean) and "shares no" in wam.note
+    _synthetic_runs(tmp_path / "b", control_episodes=8)  # control ran 8 of the 20 keys
+    wam = (
+        build_report([tmp_path / "b"])
+        .leaderboard.set_index(["policy", "perturbation"])
+        .loc[("wam", "lighting")]
+    )
+    assert wam.delta_pairs == 8 and "8 of 20" in wam.note
+    assert wam.delta_vs_clean == pytest.approx(2 / 8 - 4 / 8)
+
+
+def test_policy_without_control_arm_gets_empty_deltas_and_a_note(tmp_path):
+    write_run(tmp_path, "r", [episode_row("r", "random", 0, e, "camera", False) for e in range(4)])
+    report = build_report([tmp_path])
+    row = report.leaderboard.iloc[0]
+    assert pd.isna(row.delta_vs_clean) and row.note.startswith("no control arm")
+    assert any("'random' has arms without a clean control arm" in n for n in report.notes)
+
+
+def test_errored_episodes_are_counted_but_not_scored(tmp_path):
+    rows = [episode_row("r", "wam", 0, e, "none", True) for e in range(4)]
+    rows.append(episode_row("r", "wam", 0, 4, "none", False, error="RuntimeError: boom"))
+    write_run(tmp_path, "r", rows)
+    row = build_report([tmp_path]).leaderboard.iloc[0]
+    assert (row.episodes, row.successes, row.errors, row.success_rate) == (4, 4, 1, 1.0)
+
+
+def test_corrupt_and_foreign_tables_are_reported_and_skipped(tmp_path):
+    _synthetic_runs(tmp_path)
+    good = tmp_path / "wam-clean" / "episodes.parquet"
+    (tmp_path / "truncated").mkdir()
+    (tmp_path / "truncated" / "episodes.parquet").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "foreign").mkdir()
+    pq.write_table(pa.table({"success": [True]}), tmp_path / "foreign" / "episodes.parquet")
+    report = build_report([tmp_path])
+    skipped = [n for n in report.notes if n.startswith("skipped")]
+    assert len(skipped) == 2
+    assert any("truncated" in n and "unreadable Parquet" in n for n in skipped)
+    assert any("foreign" in n and "missing column(s) run_id" in n for n in skipped)
+    assert set(report.leaderboard["policy"]) == {"wam", "agra"}
+
+
+def test_leaderboard_regenerates_byte_identically(tmp_path):
+    _synthetic_runs(tmp_path / "runs")
+    first = build_report([tmp_path / "runs"], tmp_path / "one")
+    shutil.copytree(tmp_path / "runs", tmp_path / "copy")  # other paths, same rows
+    build_report([tmp_path / "copy"], tmp_path / "two")
+    for name in ("leaderboard.csv", "summary.csv", "comparisons.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    for figure in first.figures:
+        assert figure.path.read_bytes() == (tmp_path / "two" / "figures" / figure.path.name).read_bytes()
+
+
+def test_duplicate_episodes_across_runs_are_counted_once(tmp_path):
+    _synthetic_runs(tmp_path / "x")
+    shutil.copytree(tmp_path / "x" / "wam-clean", tmp_path / "x" / "wam-clean-again")
+    report = build_report([tmp_path / "x"])
+    assert report.leaderboard.set_index(["policy", "perturbation"]).loc[("wam", "none")].episodes == 20
+    assert any("dropped 20 duplicate" in n for n in report.notes)
+
+
+def test_report_cli_on_a_real_run_and_bad_input(tmp_path):
+    run_episodes(
+        tmp_path / "runs",
+        "--policy noop --suite robosuite_lift --episodes 2 --max-steps 3"
+        " --perturb none,lighting --image-size 32",
+    )
+    result = run_cli("report", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    board = pd.read_csv(tmp_path / "runs" / "report" / "leaderboard.csv")
+    assert list(board["perturbation"]) == ["none", "lighting"] and (board["episodes"] == 2).all()
+    assert board.loc[1, "delta_pairs"] == 2  # the real control arm shares init states and seeds
+    missing = run_cli("report", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no such folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_cli("report", str(tmp_path / "empty"))
+    assert empty.returncode == 2 and "no episodes.parquet found" in empty.stderr
