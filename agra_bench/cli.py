@@ -84,6 +84,39 @@ def run(
 
 
 @app.command()
+def collect(
+    suite: Annotated[str, typer.Option(help="libero_object, libero_spatial, robosuite_lift, ...")],
+    out: Annotated[Path, typer.Option(help="FILE.hdf5 for one task, else a folder of <task>_demo.hdf5")],
+    tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "all",
+    episodes: Annotated[int, typer.Option(help="oracle attempts per task (init states 0..N-1)")] = 50,
+    perturb: Annotated[str, typer.Option(help="one arm: none, a family, family:severity=3, a+b")] = "none",
+    severity: int = 3,
+    split: str = "id",
+    seed: int = 0,
+    workers: int = 1,
+    image_size: int = 128,
+    keep_failures: Annotated[bool, typer.Option(help="also keep episodes the oracle failed")] = False,
+    render: Annotated[bool, typer.Option(help="run the render pass (images from stored states)")] = True,
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Scripted-oracle demonstrations in LIBERO's HDF5 layout (states first, then a render pass)."""
+    from agra_bench.demos import CollectJob
+    from agra_bench.demos import collect as collect_demos
+    from agra_bench.suites import parse_task_ids
+
+    task_ids = parse_task_ids(suite, tasks)
+    job = CollectJob(
+        suite, task_ids[0], episodes, out, perturb, severity, split, seed, image_size, keep_failures, render
+    )
+    table = Table("task", "demos kept", "oracle failures", "file")
+    for result in collect_demos(job, task_ids, workers, progress):
+        table.add_row(
+            str(result["task_id"]), str(result["demos"]), str(result.get("failed", "-")), result["file"]
+        )
+    console.print(table)
+
+
+@app.command()
 def report(
     dirs: Annotated[
         list[Path], typer.Argument(help="result folders (searched recursively) or episodes.parquet")

@@ -22,12 +22,18 @@ class RobosuiteTask:
 
     env_name: str
     instruction: str
+    # Goal predicates in LIBERO's form, for privileged policies; robosuite itself has none.
+    goal: tuple[tuple[str, ...], ...] = ()
 
 
 ROBOSUITE_TASKS: dict[str, RobosuiteTask] = {
-    "robosuite_lift": RobosuiteTask("Lift", "lift the red cube"),
-    "robosuite_stack": RobosuiteTask("Stack", "stack the red cube on top of the green cube"),
-    "robosuite_pick_place_can": RobosuiteTask("PickPlaceCan", "pick up the can and place it in its bin"),
+    "robosuite_lift": RobosuiteTask("Lift", "lift the red cube", (("lift", "cube"),)),
+    "robosuite_stack": RobosuiteTask(
+        "Stack", "stack the red cube on top of the green cube", (("on", "cubeA", "cubeB"),)
+    ),
+    "robosuite_pick_place_can": RobosuiteTask(
+        "PickPlaceCan", "pick up the can and place it in its bin", (("in", "Can", "VisualCan"),)
+    ),
     "robosuite_nut_assembly_square": RobosuiteTask(
         "NutAssemblySquare", "fit the square nut onto the square peg"
     ),

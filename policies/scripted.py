@@ -1,109 +1,227 @@
 """`scripted`: a privileged pick-and-place oracle driven by simulator ground truth.
 
-It reads object and goal-region positions from `SimTaskEnv.privileged_state` (never pixels)
+It reads object geometry and goal regions from `SimTaskEnv.privileged_state` (never pixels)
 and runs a fixed sequence of primitives in the delta-EEF action space: approach above the
-object, descend, close, lift, carry above the target, lower, open, retreat. It covers goals of
-the form (on|in, object, target), the libero_object and libero_spatial pattern; other goals get
-a clear error. Actions are proportional steps towards each waypoint (OSC_POSE maps an action of
-1 to 5 cm per step). Because it never looks at images, its success under a perturbation shows
-that the perturbation left the task itself solvable.
+grasp point with the fingers turned to the object, descend, close, lift, carry above the
+target, lower, open, retreat. Because it never looks at images, its success under a
+perturbation shows that the perturbation left the task itself solvable.
+
+Grasps come from each object's collision geometry (see `agra_bench.envs.geometry`):
+- objects narrower than the open gripper are grasped across their narrowest horizontal
+  direction, at mid-height for flat objects and a few centimetres below the top for tall ones;
+- wider objects (bowls, plates) are grasped by the rim nearest the gripper, fingers closing
+  radially across the wall.
+
+Goals covered: (on|in, object, target) and (lift, object). Other goals (open, turnon, ...) get a
+clear error, which the runner records per episode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from agra_bench.envs.geometry import footprint
 from policies.base import PRIVILEGED, Policy, PolicySpec
 from policies.registry import register_policy
 
 OPEN, CLOSE = -1.0, 1.0
-GAIN = 20.0  # action per metre of error (1.0 at 5 cm)
+GAIN = 20.0  # position action per metre of error (1.0 at 5 cm; OSC_POSE moves <= 5 cm per step)
+YAW_GAIN = 5.0  # rotation action per radian of yaw error (OSC_POSE turns ~0.08 rad per unit)
+MAX_GRASP_WIDTH = 0.065  # widest footprint grasped across its body (the Panda opens ~8 cm)
+RIM_INSET = 0.012  # grasp this far inside the rim of wide objects
+FINGER_DEPTH = 0.04  # fingertips go at most this far below an object's top
 
 
 @dataclass
-class Phase:
-    name: str
-    steps: int = 0  # steps spent in the phase so far
+class Plan:
+    """Where and how to grasp, computed from the object's geometry before it moves."""
+
+    grasp: np.ndarray  # grasp point (world, 3)
+    angle: float  # direction the fingers close along (radians, mod pi)
+    height_in_hand: float  # grasp point above the object's bottom
+    offset: np.ndarray  # grasp point minus the object's footprint centre (xy): rim grasps are off-centre
+
+
+@dataclass
+class SlotState:
+    phase: str
+    steps: int = 0
+    plan: Plan | None = None
+    carry_z: float = 0.0
+    memory: dict = field(default_factory=dict)
+
+
+HAND_HALF_LENGTH, HAND_HALF_WIDTH = 0.115, 0.035  # the Panda hand's footprint around the grasp axis
+CLEARANCE_ENOUGH = 0.04  # beyond this, more clearance does not matter
+
+
+def hand_clearance(obstacles: np.ndarray, centre: np.ndarray, angle: float) -> float:
+    """Horizontal distance from obstacle points to the hand's footprint (negative inside it)."""
+    if len(obstacles) == 0:
+        return CLEARANCE_ENOUGH
+    axis = np.array([np.cos(angle), np.sin(angle)])
+    rel = obstacles[:, :2] - centre
+    along, across = np.abs(rel @ axis), np.abs(rel @ np.array([-axis[1], axis[0]]))
+    outside = np.hypot(np.maximum(along - HAND_HALF_LENGTH, 0), np.maximum(across - HAND_HALF_WIDTH, 0))
+    inside = np.minimum(HAND_HALF_LENGTH - along, HAND_HALF_WIDTH - across)
+    return float(min(np.where(outside > 0, outside, -inside).min(), CLEARANCE_ENOUGH))
+
+
+def obstacle_points(state: dict, obj: str, above_z: float) -> np.ndarray:
+    """Corners and centres of other objects' geoms that rise above `above_z` (hand height)."""
+    chunks = []
+    for name, points in state["object_points"].items():
+        if name == obj or len(points) == 0:
+            continue
+        boxes = points.reshape(-1, 8, 3)
+        tall = boxes[:, :, 2].max(axis=1) > above_z
+        if tall.any():
+            chunks += [boxes[tall].reshape(-1, 3), boxes[tall].mean(axis=1)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 3))
+
+
+def plan_grasp(points: np.ndarray, eef: np.ndarray, obstacles: np.ndarray) -> Plan:
+    """Grasp across the body when it fits between the fingers, else by the rim; among the
+    feasible finger directions, the one that keeps the hand clearest of other objects."""
+    shape = footprint(points)
+    zmin, zmax = shape["zmin"], shape["zmax"]
+    height = zmax - zmin
+    centre = np.asarray(shape["centre"])
+    xy = points[:, :2]
+    if shape["width"] <= MAX_GRASP_WIDTH:
+        z = max(zmin + min(height / 2, 0.03), zmax - FINGER_DEPTH)
+        best = None
+        for angle in np.radians(np.arange(0.0, 180.0, 5.0)):
+            axis = np.array([np.cos(angle), np.sin(angle)])
+            width = float(np.ptp(xy @ axis))
+            if width > MAX_GRASP_WIDTH:
+                continue
+            score = (round(hand_clearance(obstacles, centre, angle), 3), -width)
+            if best is None or score > best[0]:
+                best = (score, angle)
+        return Plan(np.array([*centre, z]), float(best[1]) if best else shape["angle"], z - zmin, np.zeros(2))
+    radius = shape["width"] / 2
+    z = max(zmax - 0.02, zmin + 0.01)
+    towards_eef = float(np.arctan2(*(eef[:2] - centre)[::-1]))
+    best = None
+    for angle in towards_eef + np.radians(np.arange(-90.0, 91.0, 15.0)):
+        radial = np.array([np.cos(angle), np.sin(angle)])
+        rim = centre + radial * (radius - RIM_INSET)
+        score = (round(hand_clearance(obstacles, rim, angle), 3), -abs(angle - towards_eef))
+        if best is None or score > best[0]:
+            best = (score, angle, rim)
+    return Plan(np.array([*best[2], z]), float(best[1]), z - zmin, best[2] - centre)
+
+
+def yaw_error(target: float, axis: np.ndarray) -> float:
+    """Signed turn (radians, in [-pi/2, pi/2)) that brings the finger axis to `target` mod pi."""
+    current = float(np.arctan2(axis[1], axis[0]))
+    return float((target - current + np.pi / 2) % np.pi - np.pi / 2)
+
+
+def parse_goal(state: dict) -> tuple[str, str, str | None]:
+    """(kind, object, target) from the goal; ValueError naming the goal if it is not covered."""
+    for predicate in state["goal"]:
+        kind = predicate[0].lower()
+        if kind in ("on", "in") and len(predicate) == 3:
+            return kind, predicate[1], predicate[2]
+        if kind == "lift" and len(predicate) == 2:
+            return kind, predicate[1], None
+    raise ValueError(
+        f"scripted oracle covers (on|in, object, target) and (lift, object) goals; got {state['goal']}"
+    )
+
+
+def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
+    """(xy to place over, top height) of a goal target: a site (region) or an object."""
+    owner = next((o for o in state["objects"] if target == o or target.startswith(f"{o}_")), None)
+    if target in state["sites"]:
+        xy = np.asarray(state["sites"][target])[:2]
+    elif owner is not None:
+        xy = np.asarray(footprint(state["object_points"][owner])["centre"])
+    else:
+        raise ValueError(f"goal target '{target}' is neither a site nor an object of the scene")
+    top = footprint(state["object_points"][owner])["zmax"] if owner else float(state["sites"][target][2])
+    if target in state["sites"]:
+        top = max(top, float(state["sites"][target][2]))
+    return xy, top
 
 
 @register_policy("scripted")
 class ScriptedPickPlace(Policy):
-    """Privileged pick-and-place oracle from simulator state (libero_object/spatial goals)."""
+    """Privileged pick-and-place oracle from simulator state (LIBERO pick/place goals, robosuite)."""
 
     name = "scripted"
     SEQUENCE = ("above_object", "descend", "grasp", "lift", "above_target", "lower", "release", "retreat")
 
-    def __init__(
-        self,
-        approach_height: float = 0.10,
-        grasp_offset: float = 0.0,
-        carry_height: float = 0.12,
-        release_height: float = 0.08,
-    ) -> None:
+    def __init__(self, approach_height: float = 0.08, place_clearance: float = 0.02) -> None:
         self.spec = PolicySpec(observation_keys=(PRIVILEGED,), chunk_length=1, execute_horizon=1)
-        self.approach_height, self.grasp_offset = approach_height, grasp_offset
-        self.carry_height, self.release_height = carry_height, release_height
-        self._phases: dict[int, Phase] = {}
+        self.approach_height, self.place_clearance = approach_height, place_clearance
+        self._slots: dict[int, SlotState] = {}
 
     def reset(self, slot: int, seed: int) -> None:
-        self._phases[slot] = Phase(self.SEQUENCE[0])
+        self._slots[slot] = SlotState(self.SEQUENCE[0])
 
     def act(self, obs: dict, slots: Sequence[int]) -> np.ndarray:
         return np.stack(
-            [self._act_one(state, slot)[None] for state, slot in zip(obs[PRIVILEGED], slots, strict=True)]
+            [self._act_one(s, slot)[None] for s, slot in zip(obs[PRIVILEGED], slots, strict=True)]
         )
 
     def _act_one(self, state: dict, slot: int) -> np.ndarray:
-        obj_name, target_pos = parse_goal(state)
-        obj = state["objects"][obj_name]
-        eef = state["eef_pos"]
-        phase = self._phases[slot]
-        phase.steps += 1
-        waypoint, gripper, done = eef, OPEN, False
-        if phase.name == "above_object":
-            waypoint = obj + [0, 0, self.approach_height]
-            done = reached(eef, waypoint, 0.01) or phase.steps > 80
-        elif phase.name == "descend":
-            waypoint = obj + [0, 0, self.grasp_offset]
-            done = reached(eef, waypoint, 0.008) or phase.steps > 40
-        elif phase.name == "grasp":
-            waypoint, gripper, done = obj + [0, 0, self.grasp_offset], CLOSE, phase.steps > 12
-        elif phase.name == "lift":
-            waypoint, gripper = np.array([eef[0], eef[1], target_pos[2] + self.carry_height + 0.05]), CLOSE
-            done = eef[2] >= waypoint[2] - 0.01 or phase.steps > 40
-        elif phase.name == "above_target":
-            waypoint, gripper = target_pos + [0, 0, self.carry_height + 0.05], CLOSE
-            done = reached(eef[:2], waypoint[:2], 0.01) or phase.steps > 100
-        elif phase.name == "lower":
-            waypoint, gripper = target_pos + [0, 0, self.release_height], CLOSE
-            done = reached(eef, waypoint, 0.01) or phase.steps > 40
-        elif phase.name == "release":
-            waypoint, gripper, done = target_pos + [0, 0, self.release_height], OPEN, phase.steps > 10
+        kind, obj, target = parse_goal(state)
+        me = self._slots[slot]
+        me.steps += 1
+        eef = np.asarray(state["eef_pos"])
+        if me.plan is None or me.phase == "above_object":
+            points = state["object_points"][obj]  # the object has not moved yet
+            me.plan = plan_grasp(points, eef, obstacle_points(state, obj, float(points[:, 2].min()) + 0.03))
+        plan = me.plan
+        if target is not None:
+            target_xy, target_top = target_geometry(state, target)
+            target_xy = target_xy + plan.offset  # so that the object's centre lands on the target
+            place_z = target_top + plan.height_in_hand + self.place_clearance
+        else:
+            target_xy, place_z = plan.grasp[:2], plan.grasp[2] + 0.15
+        carry_z = max(place_z + 0.08, plan.grasp[2] + 0.1)
+        above_grasp = plan.grasp + [0, 0, self.approach_height]
+        yaw, gripper, done = plan.angle, OPEN, False
+        if me.phase == "above_object":
+            waypoint = above_grasp
+            done = (reached(eef, waypoint, 0.01) and abs(yaw_error(yaw, state["gripper_axis"])) < 0.05) or (
+                me.steps > 100
+            )
+        elif me.phase == "descend":
+            waypoint = plan.grasp
+            done = reached(eef, waypoint, 0.007) or me.steps > 40
+        elif me.phase == "grasp":
+            waypoint, gripper, done = plan.grasp, CLOSE, me.steps > 10
+        elif me.phase == "lift":
+            waypoint, gripper = np.array([eef[0], eef[1], carry_z]), CLOSE
+            done = eef[2] >= carry_z - 0.01 or me.steps > 50
+            if kind == "lift":
+                done = False  # hold the object up: lifting is the whole task
+        elif me.phase == "above_target":
+            waypoint, gripper = np.array([*target_xy, carry_z]), CLOSE
+            done = reached(eef[:2], waypoint[:2], 0.008) or me.steps > 120
+        elif me.phase == "lower":
+            waypoint, gripper = np.array([*target_xy, place_z]), CLOSE
+            done = reached(eef, waypoint, 0.01) or me.steps > 50
+        elif me.phase == "release":
+            waypoint, gripper, done = np.array([*target_xy, place_z]), OPEN, me.steps > 10
         else:  # retreat and hold
-            waypoint = target_pos + [0, 0, self.carry_height + 0.1]
+            waypoint = np.array([*target_xy, carry_z + 0.05])
         if done:
-            self._phases[slot] = Phase(self.SEQUENCE[self.SEQUENCE.index(phase.name) + 1])
+            me.phase, me.steps = self.SEQUENCE[self.SEQUENCE.index(me.phase) + 1], 0
         action = np.zeros(7, dtype=np.float32)
         action[:3] = np.clip((waypoint - eef) * GAIN, -1, 1)
+        if me.phase in ("above_object", "descend"):
+            action[5] = np.clip(yaw_error(yaw, state["gripper_axis"]) * YAW_GAIN, -1, 1)
         action[6] = gripper
         return action
 
 
 def reached(position: np.ndarray, waypoint: np.ndarray, tolerance: float) -> bool:
-    return bool(np.linalg.norm(position - waypoint) < tolerance)
-
-
-def parse_goal(state: dict) -> tuple[str, np.ndarray]:
-    """(object to move, target position) from a single (on|in, object, target) goal."""
-    for predicate in state["goal"]:
-        kind = predicate[0].lower()
-        if kind in ("on", "in") and len(predicate) == 3:
-            obj, target = predicate[1], predicate[2]
-            if target in state["sites"]:
-                return obj, np.asarray(state["sites"][target])
-            if target in state["objects"]:
-                return obj, np.asarray(state["objects"][target])
-    raise ValueError(f"scripted oracle covers (on|in, object, target) goals only; got {state['goal']}")
+    return bool(np.linalg.norm(np.asarray(position) - np.asarray(waypoint)) < tolerance)

@@ -28,7 +28,7 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip wheel
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,wam]"
 
 # Fail now, not in the first test, if the stack is not what LIBERO needs.
 MUJOCO_GL=egl .venv/bin/python -c "

@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agra_bench.envs.geometry import collision_geoms, geom_corners
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import get_protocol
 from agra_bench.suites import get_task
@@ -75,6 +76,7 @@ class SimTaskEnv(gym.Env, ABC):
         protocol: str = "libero",
         max_steps: int | None = None,
         render_mode: str | None = None,
+        render_images: bool = True,
     ) -> None:
         self.task = get_task(suite, task_id)
         self.protocol = get_protocol(protocol)
@@ -84,6 +86,9 @@ class SimTaskEnv(gym.Env, ABC):
         self.image_size = image_size
         self.max_steps = max_steps if max_steps is not None else self.protocol.step_cap(suite)
         self.render_mode = render_mode
+        # False: cameras stay off and image observations are zeros. For privileged policies
+        # (the oracle) and for collecting states fast; images can be rendered later from states.
+        self.render_images = render_images
         image = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(
             {
@@ -100,7 +105,9 @@ class SimTaskEnv(gym.Env, ABC):
         self._perturb_rng = np.random.default_rng(0)
         self._xml_params: dict[str, Any] = {}
         self._sim_env: Any = None
+        self._geom_cache: dict[int, list[int]] = {}
         self._last_obs: dict[str, Any] | None = None
+        self._last_raw: dict[str, Any] = {}
         self.steps = 0
         self.init_state_id = 0
 
@@ -145,6 +152,7 @@ class SimTaskEnv(gym.Env, ABC):
         self._set_cameras_enabled(False)
         try:
             self._restore_init_state(self.init_state_id)
+            self._geom_cache = {}  # the hard reset rebuilt the model: ids may have moved
             apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
             runtime_params = self.perturbation.apply(self, self._perturb_rng)
             self.perturb_params = merge_params(self._xml_params, runtime_params)
@@ -154,7 +162,7 @@ class SimTaskEnv(gym.Env, ABC):
             settled_params = self.perturbation.settled(self, self._perturb_rng)
             self.perturb_params = merge_params(self.perturb_params, settled_params)
         finally:
-            self._set_cameras_enabled(True)
+            self._set_cameras_enabled(self.render_images)
         raw = self._sim_env._get_observations(force_update=True)
         self.steps = 0
         obs = self._observation(raw)
@@ -190,16 +198,46 @@ class SimTaskEnv(gym.Env, ABC):
     def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
         from robosuite.utils.transform_utils import quat2axisangle
 
+        blank = np.zeros((self.image_size, self.image_size, 3), np.uint8)
         obs = {
-            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1]) for key, camera in CAMERAS.items()
+            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1]) if self.render_images else blank
+            for key, camera in CAMERAS.items()
         }
         obs["proprio"] = np.concatenate(
             [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
         ).astype(np.float32)
         obs["instruction"] = self.task.instruction
         obs = self.perturbation.transform_observation(obs, self._perturb_rng)
-        self._last_obs = obs
+        self._last_obs, self._last_raw = obs, raw
         return obs
+
+    # --- states, for demonstrations ----------------------------------------------------------
+    def flat_state(self) -> np.ndarray:
+        """The flattened MuJoCo state (time, qpos, qvel): LIBERO's `states` format."""
+        return np.asarray(self.sim.get_state().flatten(), dtype=np.float64)
+
+    def robot_arrays(self) -> dict[str, np.ndarray]:
+        """Proprioception of the last observation in LIBERO's dataset names."""
+        from robosuite.utils.transform_utils import quat2axisangle
+
+        raw = self._last_raw
+        return {
+            "ee_states": np.concatenate([raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"])]),
+            "gripper_states": np.asarray(raw["robot0_gripper_qpos"], dtype=np.float64),
+            "joint_states": self.sim.data.qpos[self._sim_env.robots[0]._ref_joint_pos_indexes].astype(
+                np.float64
+            ),
+            "robot_states": np.concatenate(
+                [raw["robot0_gripper_qpos"], raw["robot0_eef_pos"], raw["robot0_eef_quat"]]
+            ),
+        }
+
+    def observe_state(self, state: np.ndarray) -> dict[str, Any]:
+        """Put the simulator in a stored state and return the observation there (the render
+        pass of `collect`; the scene must be the one reset() built for that demonstration)."""
+        self.sim.set_state_from_flattened(np.asarray(state))
+        self.sim.forward()
+        return self._observation(self._sim_env._get_observations(force_update=True))
 
     def _process_xml(self, xml: str) -> str:
         """robosuite's XML hook at every hard reset: render settings and scene-level edits."""
@@ -210,22 +248,32 @@ class SimTaskEnv(gym.Env, ABC):
 
     def privileged_state(self) -> dict[str, Any]:
         """Simulator ground truth for privileged policies (the scripted oracle): world positions
-        of the end effector, every scene object and every site, the gripper opening and the
-        goal predicates. Passed only to policies that ask for the `privileged` key."""
+        of the end effector, every scene object and every site, the corners of each object's
+        collision geoms (`object_points`), the fingers' closing axis, the gripper opening and
+        the goal predicates. Passed only to policies that ask for the `privileged` key."""
         import mujoco
 
         model, data = self.sim.model._model, self.sim.data._data
-        objects = {}
+        objects, object_points = {}, {}
         for name, body_name in self.scene_objects().items():
             body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
             objects[name] = data.xpos[body].copy()
+            if body not in self._geom_cache:
+                self._geom_cache[body] = collision_geoms(model, body)
+            object_points[name] = geom_corners(model, data, self._geom_cache[body])
         sites = {
             mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_SITE, i): data.site_xpos[i].copy()
             for i in range(model.nsite)
         }
         robot = self._sim_env.robots[0]
+        left, right = (
+            data.xpos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"gripper0_{side}finger")]
+            for side in ("left", "right")
+        )
         return {
             "eef_pos": data.site_xpos[int(robot.eef_site_id)].copy(),
+            "gripper_axis": (left - right) / max(float(np.linalg.norm(left - right)), 1e-9),
+            "object_points": object_points,
             "gripper_qpos": data.qpos[robot._ref_gripper_joint_pos_indexes].copy(),
             "objects": objects,
             "sites": sites,

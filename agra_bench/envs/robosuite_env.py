@@ -43,6 +43,9 @@ class RobosuiteEnv(SimTaskEnv):
         """robosuite's task objects (all of them task-relevant: these tasks have no distractors)."""
         return {obj.name: obj.root_body for obj in self._sim_env.model.mujoco_objects}
 
+    def goal_predicates(self) -> list[list[str]]:
+        return [list(predicate) for predicate in self.spec_task.goal]
+
     def _restore_init_state(self, init_state_id: int) -> dict[str, Any]:
         with seeded_numpy_global(init_state_id):
             return self._sim_env.reset()

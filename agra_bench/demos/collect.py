@@ -1,0 +1,235 @@
+"""`agra-bench collect`: scripted-oracle demonstrations written in LIBERO's HDF5 layout.
+
+Two passes per task, both resumable:
+1. *States*: the oracle drives the task with the cameras off (physics only, ~20x faster on
+   CPU) and the flattened MuJoCo state, action, reward and proprioception of every step are
+   written. Demo k starts from init state k with the episode seed of `agra-bench run`, so a
+   demonstration and an evaluation episode with the same key share their scene.
+2. *Render*: each kept demo's scene is rebuilt by the same reset (same init state, seed and
+   perturbation) and every stored state is rendered. The first state of the rebuilt scene must
+   equal the stored one bit for bit, or the pass stops: images never drift from their states.
+   This pass alone needs OpenGL, and is the one to run on a GPU machine.
+
+Work goes to `<file>.partial` and is renamed over `<file>` when both passes are complete;
+rerunning the command after a crash continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
+from agra_bench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class CollectJob:
+    suite: str
+    task_id: int
+    episodes: int
+    out: Path
+    perturb: str = "none"
+    severity: int = 3
+    split: str = "id"
+    seed: int = 0
+    image_size: int = 128
+    keep_failures: bool = False
+    render: bool = True
+
+
+def task_file(out: Path, task_name: str, n_tasks: int) -> Path:
+    """`--out x.hdf5` for one task; otherwise a folder of LIBERO-named `<task>_demo.hdf5` files."""
+    if out.suffix == ".hdf5":
+        if n_tasks != 1:
+            raise UsageError(f"--out '{out}' names one file but {n_tasks} tasks were asked; give a folder")
+        return out
+    return out / f"{task_name}_demo.hdf5"
+
+
+def _build_env(job: CollectJob, render: bool):
+    from agra_bench.envs import make_env
+    from perturbations.spec import parse_spec
+
+    arms = parse_spec(job.perturb, job.severity, job.split)
+    if len(arms) != 1:
+        raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
+    env = make_env(job.suite, job.task_id, image_size=job.image_size, render_images=render)
+    env.perturbation, env.perturbation_name = arms[0].build(), arms[0].name
+    return env
+
+
+def _file_attrs(env, job: CollectJob) -> dict:
+    from agra_bench import __version__
+    from agra_bench.envs import IMAGE_CONVENTION
+
+    task = env.task
+    bddl = env.bddl_path() if hasattr(env, "bddl_path") else ""
+    return {
+        "problem_info": json.dumps(
+            {"problem_name": task.name, "domain_name": job.suite, "language_instruction": task.instruction}
+        ),
+        "env_args": json.dumps(
+            {
+                "type": 1,
+                "env_name": job.suite,
+                "problem_name": task.name,
+                "bddl_file": bddl,
+                "env_kwargs": {
+                    "camera_heights": job.image_size,
+                    "camera_widths": job.image_size,
+                    "control_freq": env.protocol.control_freq_hz,
+                },
+            }
+        ),
+        "bddl_file_name": bddl,
+        "bddl_file_content": Path(bddl).read_text() if bddl else "",
+        "macros_image_convention": OUR_IMAGE_CONVENTION,
+        "agra_bench_image_convention": IMAGE_CONVENTION,
+        "agra_bench_version": __version__,
+        "agra_bench_job": json.dumps({k: str(v) for k, v in job.__dict__.items()}),
+        "suite": job.suite,
+        "task_id": job.task_id,
+    }
+
+
+def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
+    """Pass 1: run the oracle without images, write states/actions for every new episode."""
+    from agra_bench.plan import episode_seed
+    from policies.base import PRIVILEGED
+    from policies.registry import make_policy
+
+    failed = set(json.loads(data.attrs.get("agra_bench_failed_episodes", "[]")))
+    done = {int(data[n].attrs["episode"]) for n in demo_names(data) if data[n].attrs.get("complete")}
+    todo = [e for e in range(job.episodes) if e not in done and e not in failed]
+    if not todo:
+        return
+    env, policy = _build_env(job, render=False), make_policy("scripted")
+    for key, value in _file_attrs(env, job).items():
+        data.attrs[key] = value
+    for episode in todo:
+        seed = episode_seed(job.seed, job.task_id, episode)
+        init_state = episode % env.task.num_init_states
+        env.reset(seed=seed, options={"init_state_id": init_state})
+        policy.reset(0, seed)
+        rows: dict[str, list] = {
+            k: []
+            for k in (
+                "states",
+                "actions",
+                "rewards",
+                "ee_states",
+                "gripper_states",
+                "joint_states",
+                "robot_states",
+            )
+        }
+        success, truncated = False, False
+        while not (success or truncated):
+            rows["states"].append(env.flat_state())
+            for key, value in env.robot_arrays().items():
+                rows[key].append(value)
+            action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0].astype(np.float64)
+            _, _, success, truncated, _ = env.step(action)
+            rows["actions"].append(action)
+            rows["rewards"].append(np.uint8(success))
+        if success or job.keep_failures:
+            arrays = {
+                k: np.asarray(v)
+                for k, v in rows.items()
+                if k not in ("ee_states", "gripper_states", "joint_states")
+            }
+            arrays["dones"] = np.zeros(len(arrays["actions"]), np.uint8)
+            arrays["dones"][-1] = 1
+            for key in ("ee_states", "gripper_states", "joint_states"):
+                arrays[f"obs/{key}"] = np.asarray(rows[key])
+            write_demo(
+                data,
+                f"demo_{episode}",
+                arrays,
+                {
+                    "episode": episode,
+                    "init_state_id": init_state,
+                    "seed": seed,
+                    "success": bool(success),
+                    "init_state": arrays["states"][0],
+                    "perturbation": env.perturbation_name,
+                    "perturb_params": json.dumps(env.perturb_params, default=str),
+                    "instruction": env.task.instruction,
+                },
+            )
+        else:
+            failed.add(episode)
+            data.attrs["agra_bench_failed_episodes"] = json.dumps(sorted(failed))
+        data.file.flush()
+        report("collected")
+    env.close()
+
+
+def render_pass(job: CollectJob, data: h5py.Group, report) -> None:
+    """Pass 2: rebuild each demo's scene and render its stored states."""
+    todo = [n for n in demo_names(data) if "obs/agentview_rgb" not in data[n]]
+    if not todo:
+        return
+    env = _build_env(job, render=True)
+    for name in todo:
+        demo = data[name]
+        obs, _ = env.reset(
+            seed=int(demo.attrs["seed"]), options={"init_state_id": int(demo.attrs["init_state_id"])}
+        )
+        states = demo["states"][()]
+        if not np.array_equal(env.flat_state(), states[0]):
+            raise RuntimeError(
+                f"{name}: the rebuilt scene does not match the stored first state; "
+                "was the file collected with another version of the simulator stack?"
+            )
+        frames = [obs] + [env.observe_state(state) for state in states[1:]]
+        write_images(
+            demo,
+            {
+                "agentview_rgb": np.stack([f["agentview_rgb"] for f in frames]),
+                "eye_in_hand_rgb": np.stack([f["wrist_rgb"] for f in frames]),
+            },
+        )
+        data.file.flush()
+        report("rendered")
+    env.close()
+
+
+def collect_task(job: CollectJob, report=lambda event: None) -> dict:
+    """Both passes for one task; returns counts. Safe to call again after an interruption."""
+    from agra_bench.suites import get_task
+
+    final = task_file(job.out, get_task(job.suite, job.task_id).name, 1 if job.out.suffix == ".hdf5" else 2)
+    if final.exists():
+        with h5py.File(final, "r") as handle:
+            n = len(demo_names(handle["data"]))
+        return {"task_id": job.task_id, "file": str(final), "demos": n, "skipped": True}
+    partial = final.with_name(final.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(partial, "a") as handle:
+        data = handle.require_group("data")
+        for name in demo_names(data):
+            if not data[name].attrs.get("complete"):
+                del data[name]  # killed while writing it: redo
+        state_pass(job, data, report)
+        if job.render:
+            render_pass(job, data, report)
+        names = demo_names(data)
+        data.attrs["num_demos"] = len(names)
+        data.attrs["total"] = int(sum(data[n].attrs["num_samples"] for n in names))
+        failed = json.loads(data.attrs.get("agra_bench_failed_episodes", "[]"))
+    if job.render:
+        os.replace(partial, final)
+    return {
+        "task_id": job.task_id,
+        "file": str(final if job.render else partial),
+        "demos": len(names),
+        "failed": len(failed),
+        "skipped": False,
+    }

@@ -1,0 +1,152 @@
+"""Read demonstrations (ours or official LIBERO / robomimic-layout files) as training windows.
+
+A window is what the WAM learns from at one time step t of a demo:
+
+    context   (To, 3, H, W) float32 in [0, 1]   agentview frames t-To+1 .. t (first frame repeated)
+    wrist     (To, 3, H, W) float32             eye-in-hand frames, same steps
+    future    (K, 3, H, W)  float32             agentview frames t+s, t+2s, .. t+K*s (last frame repeated)
+    actions   (Ta, 7)       float32             actions t .. t+Ta-1 (the last action repeated, gripper kept)
+    proprio   (8,)          float32             eef position (3), axis-angle (3), gripper (2) at t
+    instruction str, task_index int, demo str, t int
+
+Frames of official LIBERO files are stored bottom-up; they are turned upright so both sources
+look like what `agra-bench run` gives a policy. Files are opened lazily per worker process
+(h5py handles do not survive fork) and the index is built once from array lengths only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from agra_bench.demos.layout import demo_names, find_obs_key, instruction_of, is_upside_down, validate_file
+from agra_bench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    context: int = 1  # To
+    future: int = 2  # K
+    future_stride: int = 4  # s: steps between predicted frames
+    chunk: int = 8  # Ta
+
+    def __post_init__(self) -> None:
+        for name in ("context", "future", "future_stride", "chunk"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"bad window {name}={getattr(self, name)}; must be >= 1")
+
+
+@dataclass(frozen=True)
+class DemoRef:
+    file_index: int
+    demo: str
+    length: int
+
+
+def take(dataset: h5py.Dataset, steps: np.ndarray) -> np.ndarray:
+    """dataset[steps] for steps that may repeat (h5py wants unique increasing indices)."""
+    unique, inverse = np.unique(steps, return_inverse=True)
+    return dataset[unique][inverse]
+
+
+class DemoFiles:
+    """Several demonstration files behind one index of (file, demo, length)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        if not paths:
+            raise UsageError("no demonstration files given")
+        self.paths = [Path(p) for p in paths]
+        self.instructions: list[str] = []
+        self.upside_down: list[bool] = []
+        self.demos: list[DemoRef] = []
+        for index, path in enumerate(self.paths):
+            with validate_file(path) as handle:
+                data = handle["data"]
+                self.instructions.append(instruction_of(data))
+                self.upside_down.append(is_upside_down(data))
+                for name in demo_names(data):
+                    self.demos.append(DemoRef(index, name, int(data[name]["actions"].shape[0])))
+        self._handles: dict[int, h5py.File] = {}
+        self._pid = None
+
+    def group(self, ref: DemoRef) -> h5py.Group:
+        import os
+
+        if self._pid != os.getpid():  # a DataLoader worker: open our own handles
+            self._handles, self._pid = {}, os.getpid()
+        if ref.file_index not in self._handles:
+            self._handles[ref.file_index] = h5py.File(self.paths[ref.file_index], "r")
+        return self._handles[ref.file_index]["data"][ref.demo]
+
+    def frames(self, ref: DemoRef, key: str, steps: np.ndarray) -> np.ndarray:
+        """(len(steps), H, W, 3) uint8, upright."""
+        obs = self.group(ref)["obs"]
+        images = take(obs[find_obs_key(obs, key) or key], steps)
+        return images[:, ::-1, ::-1] if self.upside_down[ref.file_index] else images
+
+    def proprio(self, ref: DemoRef, t: int) -> np.ndarray:
+        obs = self.group(ref)["obs"]
+        if "ee_states" in obs and "gripper_states" in obs:
+            return np.concatenate([obs["ee_states"][t][:6], obs["gripper_states"][t][:2]]).astype(np.float32)
+        if {"robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos"} <= set(obs):  # robomimic names
+            from scipy.spatial.transform import Rotation
+
+            rotvec = Rotation.from_quat(obs["robot0_eef_quat"][t]).as_rotvec()  # robosuite stores xyzw
+            return np.concatenate(
+                [obs["robot0_eef_pos"][t], rotvec, obs["robot0_gripper_qpos"][t][:2]]
+            ).astype(np.float32)
+        return np.zeros(8, np.float32)  # files without proprio (rare): the WAM sees zeros
+
+
+class WindowDataset:
+    """torch Dataset of training windows over every step of every demo."""
+
+    def __init__(self, paths: list[Path], spec: WindowSpec | None = None, wrist: bool = True) -> None:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "the WAM dataset needs torch; install it with: pip install -e '.[wam]'"
+            ) from None
+        self.files = DemoFiles(paths)
+        self.spec = spec or WindowSpec()
+        self.wrist = wrist
+        self.index = [(d, t) for d, ref in enumerate(self.files.demos) for t in range(ref.length)]
+        self.task_names = sorted(set(self.files.instructions))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        import torch
+
+        d, t = self.index[i]
+        ref, s = self.files.demos[d], self.spec
+        last = ref.length - 1
+        context = np.clip(np.arange(t - s.context + 1, t + 1), 0, last)
+        future = np.clip(t + s.future_stride * np.arange(1, s.future + 1), 0, last)
+        chunk = np.clip(np.arange(t, t + s.chunk), 0, last)
+
+        def images(key: str, steps: np.ndarray) -> torch.Tensor:
+            frames = np.ascontiguousarray(self.files.frames(ref, key, steps))
+            return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+
+        instruction = self.files.instructions[ref.file_index] or str(
+            self.files.group(ref).attrs.get("instruction", "")
+        )
+        item = {
+            "context": images("agentview_rgb", context),
+            "future": images("agentview_rgb", future),
+            "actions": torch.from_numpy(take(self.files.group(ref)["actions"], chunk).astype(np.float32)),
+            "proprio": torch.from_numpy(self.files.proprio(ref, t)),
+            "instruction": instruction,
+            "task_index": self.task_names.index(instruction) if instruction in self.task_names else -1,
+            "demo": f"{self.files.paths[ref.file_index].name}:{ref.demo}",
+            "t": t,
+        }
+        if self.wrist:
+            item["wrist"] = images("eye_in_hand_rgb", context)
+        return item
