@@ -117,6 +117,49 @@ def collect(
 
 
 @app.command()
+def train(
+    policy: Annotated[str, typer.Option(help="wam (no alignment) or agra (REPA-style alignment)")],
+    data: Annotated[list[Path], typer.Option(help="demonstration HDF5 files (repeat the option)")],
+    out: Annotated[Path, typer.Option(help="checkpoint folder (resumes if it holds a run)")],
+    config: Annotated[str, typer.Option(help="tiny, small or base")] = "tiny",
+    steps: int = 1000,
+    batch_size: int = 32,
+    lr: float = 3e-4,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    teacher: Annotated[str, typer.Option(help="mobilenet_v2, dinov2_small, dinov2_base")] = "mobilenet_v2",
+    teacher_path: Annotated[str | None, typer.Option(help="local folder of a DINOv2 model")] = None,
+    allow_download: Annotated[bool, typer.Option(help="let the teacher come from a model hub")] = False,
+    align_weight: Annotated[float, typer.Option(help="lambda_agra for --policy agra")] = 0.5,
+    align_layers: Annotated[str, typer.Option(help="video layers to align, e.g. 2 or 1,3 [~depth/3]")] = "",
+    workers: Annotated[int, typer.Option(help="data-loader processes")] = 0,
+    save_every: int = 500,
+) -> None:
+    """Train a world action model with (agra) or without (wam) representation alignment."""
+    from policies.wam.config import make_config
+    from policies.wam.train import TrainSettings
+    from policies.wam.train import train as train_model
+
+    layers = tuple(int(x) for x in align_layers.split(",") if x.strip()) if align_layers else ()
+    wam_config = make_config(
+        config, teacher=teacher, align_layers=layers, align_weight=align_weight if policy == "agra" else 0.0
+    )
+    settings = TrainSettings(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        workers=workers,
+        save_every=save_every,
+        teacher_path=teacher_path,
+        allow_download=allow_download,
+    )
+    folder = train_model(policy, data, out, wam_config, settings)
+    console.print(f"checkpoint written to {folder}/ (config.json, model.safetensors, losses.csv, losses.png)")
+
+
+@app.command()
 def report(
     dirs: Annotated[
         list[Path], typer.Argument(help="result folders (searched recursively) or episodes.parquet")

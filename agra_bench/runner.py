@@ -32,7 +32,7 @@ from agra_bench.records import EpisodeStore
 from agra_bench.suites import get_task, suite_kind
 from agra_bench.versions import check_libero_stack, check_robosuite_stack
 from agra_bench.worker import WorkerSettings, init_worker, run_key
-from policies.registry import make_policy
+from policies.registry import resolve_policy_name
 
 MAX_CRASH_RETRIES = 1
 
@@ -80,7 +80,8 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
     run_dir = config.out / run_id
     store = EpisodeStore(run_dir)
     try:
-        policy_info = make_policy(config.policy).describe()
+        policy_options = {"checkpoint": config.checkpoint} if config.checkpoint else {}
+        policy_info = resolve_policy_name(config.policy).manifest_entry(**policy_options)
         write_manifest(run_dir, build_manifest(config, policy_info))
         keys = plan_episodes(config)
         done = store.done_keys()
@@ -88,7 +89,7 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
         settings = WorkerSettings(
             run_dir=str(run_dir),
             policy=config.policy,
-            policy_options={},
+            policy_options=policy_options,
             image_size=config.image_size,
             render_quality=config.render_quality,
             protocol=config.protocol,

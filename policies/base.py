@@ -62,6 +62,16 @@ class Policy(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, sockets)."""
 
+    @classmethod
+    def manifest_entry(cls, **options) -> dict:
+        """What the manifest records, computed in the runner's parent process. The default
+        builds the policy once; heavy policies override it to read their config only."""
+        policy = cls(**options)
+        try:
+            return policy.describe()
+        finally:
+            policy.close()
+
     def describe(self) -> dict:
         """What the manifest records about this policy."""
         return {

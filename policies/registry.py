@@ -14,8 +14,10 @@ from policies.base import Policy
 
 POLICIES: dict[str, Callable[..., Policy]] = {}
 
-# Modules whose import registers policies; later issues add scripted, wam, agra, remote.
+# Modules whose import registers policies.
 POLICY_MODULES = ("policies.baselines", "policies.scripted")
+# Policies whose module needs an optional extra: imported only when asked for by name.
+LAZY_POLICIES = {"wam": ("policies.wam.policy", "wam"), "agra": ("policies.wam.policy", "wam")}
 
 
 def register_policy(name: str) -> Callable[[type[Policy]], type[Policy]]:
@@ -33,7 +35,7 @@ def _load_all() -> None:
 
 def policy_names() -> list[str]:
     _load_all()
-    return list(POLICIES)
+    return list(dict.fromkeys([*POLICIES, *LAZY_POLICIES]))
 
 
 def resolve_policy_name(name: str) -> Callable[..., Policy]:
@@ -41,6 +43,15 @@ def resolve_policy_name(name: str) -> Callable[..., Policy]:
 
     UsageError with suggestions for an unknown name or an import path that does not load."""
     _load_all()
+    if name in LAZY_POLICIES and name not in POLICIES:
+        module, extra = LAZY_POLICIES[name]
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(
+                f"policy '{name}' needs the '{extra}' extra ({exc.name} is missing): "
+                f"pip install -e '.[{extra}]'"
+            ) from None
     if name in POLICIES:
         return POLICIES[name]
     if ":" in name and not name.startswith("remote://"):
@@ -52,7 +63,7 @@ def resolve_policy_name(name: str) -> Callable[..., Policy]:
         if not (isinstance(factory, type) and issubclass(factory, Policy)):
             raise UsageError(f"'{name}' is not a subclass of policies.base.Policy")
         return factory
-    raise unknown("policy", name, [*POLICIES, "package.module:ClassName"])
+    raise unknown("policy", name, [*policy_names(), "package.module:ClassName"])
 
 
 def make_policy(name: str, **options) -> Policy:

@@ -104,7 +104,9 @@ class DemoFiles:
 class WindowDataset:
     """torch Dataset of training windows over every step of every demo."""
 
-    def __init__(self, paths: list[Path], spec: WindowSpec | None = None, wrist: bool = True) -> None:
+    def __init__(
+        self, paths: list[Path], spec: WindowSpec | None = None, wrist: bool = True, teacher_features=None
+    ) -> None:
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -114,6 +116,9 @@ class WindowDataset:
         self.files = DemoFiles(paths)
         self.spec = spec or WindowSpec()
         self.wrist = wrist
+        # Optional `policies.wam.teacher_cache.TeacherFeatures`: adds teacher_context (slots of
+        # `context` then the wrist slot) and teacher_future, each (n, C, g, g), to every item.
+        self.teacher_features = teacher_features
         self.index = [(d, t) for d, ref in enumerate(self.files.demos) for t in range(ref.length)]
         self.task_names = sorted(set(self.files.instructions))
 
@@ -149,4 +154,11 @@ class WindowDataset:
         }
         if self.wrist:
             item["wrist"] = images("eye_in_hand_rgb", context)
+        if self.teacher_features is not None:
+            read = self.teacher_features.read
+            parts = [read(ref.file_index, ref.demo, "agentview", context)]
+            if self.wrist:
+                parts.append(read(ref.file_index, ref.demo, "eye_in_hand", context[-1:]))
+            item["teacher_context"] = torch.cat(parts)
+            item["teacher_future"] = read(ref.file_index, ref.demo, "agentview", future)
         return item

@@ -1,0 +1,88 @@
+"""Collect time per demonstration: states-only pass, render pass, and the baseline of
+rendering inline while the oracle acts (what a plain collection script does), in one run.
+
+    python bench/collect_cost.py [--suite libero_object --task 0 --episodes 3 --image-size 128]
+
+Prints seconds per episode (median over episodes) for each, and the ratio of the two-pass
+total to the inline baseline on a line containing `ratio`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> list[float]:
+    """Oracle episodes with both cameras rendered at every step (no file written)."""
+    from agra_bench.envs import make_env
+    from agra_bench.plan import episode_seed
+    from policies.base import PRIVILEGED
+    from policies.registry import make_policy
+
+    env = make_env(suite, task, image_size=image_size, render_images=True)
+    policy = make_policy("scripted")
+    times = []
+    for episode in range(episodes):
+        start = time.perf_counter()
+        env.reset(seed=episode_seed(0, task, episode), options={"init_state_id": episode})
+        policy.reset(0, 0)
+        success = truncated = False
+        while not (success or truncated):
+            action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0]
+            _, _, success, truncated, _ = env.step(action)
+        times.append(time.perf_counter() - start)
+    env.close()
+    return times
+
+
+def main() -> None:
+    from agra_bench.demos import CollectJob, collect_task
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--suite", default="libero_object")
+    parser.add_argument("--task", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=128)
+    args = parser.parse_args()
+    events: dict[str, list[float]] = {"collected": [], "rendered": []}
+    last = [time.perf_counter()]
+
+    def report(event: str) -> None:
+        now = time.perf_counter()
+        events[event].append(now - last[0])
+        last[0] = now
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "demo.hdf5"
+        job = CollectJob(args.suite, args.task, args.episodes, out, image_size=args.image_size, render=False)
+        last[0] = time.perf_counter()
+        collect_task(job, report)
+        last[0] = time.perf_counter()
+        collect_task(
+            CollectJob(args.suite, args.task, args.episodes, out, image_size=args.image_size), report
+        )
+        size_mb = out.stat().st_size / 1e6
+    baseline = inline_baseline(args.suite, args.task, args.episodes, args.image_size)
+    states = statistics.median(events["collected"])
+    render = statistics.median(events["rendered"])
+    inline = statistics.median(baseline)
+    print(f"{args.suite} task {args.task}, {args.episodes} episodes, {args.image_size} px, 2 cameras")
+    print(f"states pass     {states:6.2f} s/episode (median; includes the reset)")
+    print(f"render pass     {render:6.2f} s/episode")
+    print(f"two passes      {states + render:6.2f} s/episode   file {size_mb / args.episodes:.1f} MB/demo")
+    print(f"inline render   {inline:6.2f} s/episode (baseline: cameras on while the oracle acts)")
+    two_pass = (states + render) / inline
+    print(f"ratio states-only/inline = {states / inline:.3f}; two-pass/inline = {two_pass:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""`wam` and `agra` as benchmark policies: batched, chunked inference from a checkpoint.
+
+One `act` call serves every env slot of a control step at once: one video-model pass at
+s_v = 1 gives the hidden states, then the action decoder alone runs `denoise_steps` Euler
+steps of diffusers' FlowMatchEulerDiscreteScheduler. Each slot keeps its own frame history
+(for To > 1) and its own noise generator seeded at reset, so an episode's actions do not
+depend on which other episodes share its batch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agra_bench.errors import UsageError
+from policies.base import Policy, PolicySpec
+from policies.registry import register_policy
+from policies.wam.checkpoint import load_inference
+from policies.wam.config import WAMConfig
+from policies.wam.losses import to_model_frames
+from policies.wam.model import WorldActionModel
+from policies.wam.text import TextEncoder
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class WAMPolicy(Policy):
+    """Base of `wam` and `agra`; the name must match the checkpoint's alignment weight."""
+
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        device: str | None = None,
+        denoise_steps: int | None = None,
+        execute_horizon: int | None = None,
+    ) -> None:
+        if not checkpoint:
+            raise UsageError(
+                f"policy '{self.name}' needs --checkpoint DIR (train one with: agra-bench train)"
+            )
+        config, weights, meta = load_inference(Path(checkpoint))
+        check_name(self.name, config, checkpoint)
+        self.config = config
+        self.device = torch.device(device or default_device())
+        self.model = WorldActionModel(config).to(self.device).eval()
+        self.model.load_state_dict(weights)
+        self.steps = denoise_steps or config.denoise_steps
+        horizon = execute_horizon or config.execute_horizon
+        self.spec = PolicySpec(chunk_length=config.chunk, execute_horizon=horizon)
+        self.text = TextEncoder(str(self.device))
+        self.meta = meta
+        self._history: dict[int, deque] = {}
+        self._generators: dict[int, torch.Generator] = {}
+
+    @classmethod
+    def manifest_entry(cls, checkpoint: str | None = None, **options) -> dict:
+        """Read the checkpoint's config only: the weights load once, in the workers."""
+        import json
+
+        if not checkpoint:
+            raise UsageError(f"policy '{cls.name}' needs --checkpoint DIR (train one with: agra-bench train)")
+        config, meta = _read_config(Path(checkpoint))
+        check_name(cls.name, config, checkpoint)
+        return {
+            "name": cls.name,
+            "chunk_length": config.chunk,
+            "execute_horizon": config.execute_horizon,
+            "config": json.loads(config.to_json()),
+            "train_step": meta.get("step"),
+        }
+
+    def reset(self, slot: int, seed: int) -> None:
+        self._history[slot] = deque(maxlen=self.config.context_frames)
+        self._generators[slot] = torch.Generator().manual_seed(int(seed))
+
+    @torch.no_grad()
+    def act(self, obs: dict, slots: Sequence[int]) -> np.ndarray:
+        c, device = self.config, self.device
+        frames = (
+            torch.from_numpy(np.ascontiguousarray(obs["agentview_rgb"])).permute(0, 3, 1, 2).float() / 255
+        )
+        context = []
+        for i, slot in enumerate(slots):
+            history = self._history[slot]
+            history.append(frames[i])
+            while len(history) < c.context_frames:
+                history.appendleft(frames[i])
+            context.append(torch.stack(list(history)))
+        context = torch.stack(context)  # (B, To, 3, H, W)
+        if c.use_wrist:
+            wrist = torch.from_numpy(np.ascontiguousarray(obs["wrist_rgb"])).permute(0, 3, 1, 2).float() / 255
+            context = torch.cat([context, wrist[:, None]], dim=1)
+        context = to_model_frames(context, c.image_size).to(device)
+        proprio = torch.as_tensor(np.asarray(obs["proprio"]), dtype=torch.float32, device=device)
+        text = self.text.encode(list(obs["instruction"]))
+        b = context.shape[0]
+        noise_future = torch.stack(
+            [
+                torch.randn((c.future_frames, 3, c.image_size, c.image_size), generator=self._generators[s])
+                for s in slots
+            ]
+        ).to(device)
+        actions = torch.stack([torch.randn((c.chunk, 7), generator=self._generators[s]) for s in slots]).to(
+            device
+        )
+        with self._autocast():
+            ones = torch.ones(b, device=device)
+            hidden = self.model.run_video(self.model.video_tokens(context, noise_future, ones, text, proprio))
+            for level, next_level in zip(self.levels[:-1], self.levels[1:], strict=True):
+                velocity = self.model.predict_actions(hidden, actions, ones * level, text, proprio).float()
+                actions = actions + (next_level - level) * velocity
+        return actions.clamp(-1, 1).cpu().numpy().astype(np.float32)
+
+    @property
+    def levels(self) -> list[float]:
+        """Noise levels 1 -> 0 of diffusers' FlowMatchEulerDiscreteScheduler for `steps` steps."""
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        scheduler = FlowMatchEulerDiscreteScheduler()
+        scheduler.set_timesteps(self.steps)
+        return [float(s) for s in scheduler.sigmas]
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def describe(self) -> dict:
+        return {
+            **super().describe(),
+            "config": self.config.preset,
+            "align_weight": self.config.align_weight,
+            "teacher": self.config.teacher if self.config.align_weight > 0 else None,
+            "denoise_steps": self.steps,
+            "device": str(self.device),
+            "train_step": self.meta.get("step"),
+        }
+
+
+def _read_config(folder: Path) -> tuple[WAMConfig, dict]:
+    import json
+
+    from policies.wam.checkpoint import CONFIG
+
+    if not (folder / CONFIG).exists():
+        raise UsageError(f"'{folder}' is not a WAM checkpoint (no {CONFIG}); train one with agra-bench train")
+    meta = json.loads((folder / CONFIG).read_text())
+    return WAMConfig.from_json(json.dumps(meta.pop("wam"))), meta
+
+
+def check_name(name: str, config: WAMConfig, checkpoint: str) -> None:
+    """`--policy agra` must load an aligned checkpoint and `--policy wam` a plain one."""
+    if name == "agra" and config.align_weight <= 0:
+        raise UsageError(
+            f"checkpoint '{checkpoint}' was trained without alignment (a 'wam'); use --policy wam"
+        )
+    if name == "wam" and config.align_weight > 0:
+        raise UsageError(
+            f"checkpoint '{checkpoint}' was trained with alignment (an 'agra'); use --policy agra"
+        )
+
+
+@register_policy("wam")
+class WAM(WAMPolicy):
+    name = "wam"
+
+
+@register_policy("agra")
+class AGRA(WAMPolicy):
+    name = "agra"

@@ -1,0 +1,75 @@
+"""Teacher features computed once per dataset frame and stored beside the training run.
+
+For each demonstration file, `OUT/teacher_cache/<teacher>-g<grid>/<file>.h5` holds, per demo,
+`agentview` and `eye_in_hand` arrays of shape (T, C, grid, grid) in float16: the teacher's
+patch features interpolated to the WAM's token grid. The training loop reads them with the
+same indices as the frames, so AGRA adds one small read and one MLP per step, not a teacher
+forward pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from agra_bench.demos.dataset import DemoFiles, take
+from policies.wam.teachers import Teacher
+
+CAMERAS = {"agentview": "agentview_rgb", "eye_in_hand": "eye_in_hand_rgb"}
+
+
+def cache_path(out_dir: Path, teacher: str, grid: int, data_file: Path) -> Path:
+    return Path(out_dir) / "teacher_cache" / f"{teacher}-g{grid}" / f"{Path(data_file).stem}.h5"
+
+
+@torch.no_grad()
+def build_teacher_cache(
+    files: DemoFiles, teacher: Teacher, grid: int, out_dir: Path, device: str = "cpu", batch: int = 64
+) -> list[Path]:
+    """Compute missing caches; returns one cache path per data file (same order)."""
+    teacher = teacher.to(device)
+    paths = []
+    for index, data_file in enumerate(files.paths):
+        path = cache_path(out_dir, teacher.name, grid, data_file)
+        paths.append(path)
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with h5py.File(partial, "w") as handle:
+            for ref in [d for d in files.demos if d.file_index == index]:
+                for name, key in CAMERAS.items():
+                    out = []
+                    for start in range(0, ref.length, batch):
+                        steps = np.arange(start, min(start + batch, ref.length))
+                        frames = torch.from_numpy(np.ascontiguousarray(files.frames(ref, key, steps)))
+                        frames = frames.permute(0, 3, 1, 2).float().div(255).to(device)
+                        features = F.interpolate(
+                            teacher(frames), size=(grid, grid), mode="bilinear", align_corners=False
+                        )
+                        out.append(features.half().cpu().numpy())
+                    handle.create_dataset(f"{ref.demo}/{name}", data=np.concatenate(out))
+        partial.replace(path)
+    return paths
+
+
+class TeacherFeatures:
+    """Reader of the caches, opened lazily per process like the demonstration files."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = [Path(p) for p in paths]
+        self._handles: dict[int, h5py.File] = {}
+        self._pid = None
+
+    def read(self, file_index: int, demo: str, camera: str, steps: np.ndarray) -> torch.Tensor:
+        import os
+
+        if self._pid != os.getpid():
+            self._handles, self._pid = {}, os.getpid()
+        if file_index not in self._handles:
+            self._handles[file_index] = h5py.File(self.paths[file_index], "r")
+        return torch.from_numpy(take(self._handles[file_index][demo][camera], steps).astype(np.float32))

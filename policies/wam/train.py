@@ -1,0 +1,240 @@
+"""`agra-bench train`: fit a WAM (`wam`, alignment weight 0) or AGRA (`agra`, weight > 0).
+
+Determinism: the model is initialised from `seed` before anything else is built, batches come
+from a sampler that depends only on (seed, step), and the noise generator is seeded the same
+way; so `wam` and `agra` runs with one seed see the same initial weights, the same data order
+and the same noise, and differ only by the alignment term. A run resumes from its folder
+(`train_state.*`) and continues the same sequence.
+
+Logs: `losses.csv` (step, total, video, action, align, lr, samples/s) and `losses.png`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from agra_bench.demos.dataset import WindowDataset, WindowSpec
+from agra_bench.errors import UsageError
+from policies.wam import checkpoint as ckpt
+from policies.wam.config import WAMConfig
+from policies.wam.losses import AlignmentHead, training_losses
+from policies.wam.model import WorldActionModel, count_parameters
+from policies.wam.text import TextEncoder
+
+LOG_COLUMNS = ["step", "total", "video", "action", "align", "lr", "samples_per_s", "wall_s"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 0
+    log_every: int = 10
+    save_every: int = 500
+    teacher_path: str | None = None
+    allow_download: bool = False
+
+
+def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The sample indices of `step`: a fresh permutation per epoch, from (seed, epoch) only."""
+    per_epoch = max(1, n // batch_size)
+    epoch, position = divmod(step, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return order[position * batch_size : (position + 1) * batch_size]
+
+
+class StepSampler(torch.utils.data.Sampler):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int) -> None:
+        self.n, self.batch_size, self.seed, self.start, self.stop = n, batch_size, seed, start, stop
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            yield batch_indices(self.n, self.batch_size, self.seed, step).tolist()
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings: TrainSettings) -> Path:
+    """Train (or resume) into `out`; returns the checkpoint folder."""
+    from diffusers.training_utils import EMAModel
+
+    if policy not in ("wam", "agra"):
+        raise UsageError(f"unknown policy to train '{policy}'; valid: wam, agra")
+    if policy == "agra" and config.align_weight <= 0:
+        config = replace(config, align_weight=0.5)
+    if policy == "wam":
+        config = replace(config, align_weight=0.0)
+    device = torch.device(settings.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda but no CUDA device is visible; use --device cpu")
+    out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(settings.seed)
+    model = WorldActionModel(config).to(device)
+    spec = WindowSpec(config.context_frames, config.future_frames, config.future_stride, config.chunk)
+    teacher_features, align = None, None
+    if config.align_weight > 0:
+        from agra_bench.demos.dataset import DemoFiles
+        from policies.wam.teacher_cache import TeacherFeatures, build_teacher_cache
+        from policies.wam.teachers import make_teacher
+
+        teacher = make_teacher(
+            config.teacher, path=settings.teacher_path, allow_download=settings.allow_download
+        )
+        grid = config.image_size // config.patch_size
+        paths = build_teacher_cache(DemoFiles(data), teacher, grid, out, device=settings.device)
+        teacher_features = TeacherFeatures(paths)
+        align = AlignmentHead(config, teacher.channels).to(device)
+        del teacher
+    dataset = WindowDataset(data, spec, wrist=config.use_wrist, teacher_features=teacher_features)
+    if len(dataset) < settings.batch_size:
+        raise UsageError(
+            f"the data hold {len(dataset)} windows, fewer than --batch-size {settings.batch_size}"
+        )
+    parameters = list(model.parameters()) + (list(align.parameters()) if align is not None else [])
+    optimizer = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+    ema = EMAModel(model.parameters(), decay=settings.ema_decay)
+    generator = torch.Generator(device=device)
+    start = _resume(out, model, align, optimizer, ema, generator, config, settings)
+    if start == 0:
+        generator.manual_seed(settings.seed)
+    text = TextEncoder(str(device))
+    meta = {
+        "policy": policy,
+        "data": [str(p) for p in data],
+        "parameters": count_parameters(model),
+        "settings": settings.__dict__,
+    }
+    (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=StepSampler(len(dataset), settings.batch_size, settings.seed, start, settings.steps),
+        num_workers=settings.workers,
+        persistent_workers=False,
+    )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _NoAutocast()
+    log_path = out / "losses.csv"
+    new_log = not log_path.exists() or start == 0
+    with log_path.open("w" if new_log else "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new_log:
+            writer.writerow(LOG_COLUMNS)
+        tic, step = time.perf_counter(), start
+        for step, batch in enumerate(loader, start=start + 1):
+            batch = {
+                k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+            }
+            with autocast:
+                losses = training_losses(model, align, batch, text.encode(batch["instruction"]), generator)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            ema.step(model.parameters())
+            if step % settings.log_every == 0 or step == settings.steps:
+                elapsed = time.perf_counter() - tic
+                writer.writerow(
+                    [
+                        step,
+                        *(
+                            f"{losses[k].item():.6f}" if k in losses else ""
+                            for k in ("total", "video", "action", "align")
+                        ),
+                        settings.lr,
+                        f"{settings.log_every * settings.batch_size / elapsed:.1f}",
+                        f"{elapsed:.3f}",
+                    ]
+                )
+                handle.flush()
+                tic = time.perf_counter()
+            if step % settings.save_every == 0 or step == settings.steps:
+                _save(out, model, align, optimizer, ema, generator, config, step, meta)
+    plot_losses(log_path, out / "losses.png")
+    return out
+
+
+class _NoAutocast:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _save(out, model, align, optimizer, ema, generator, config, step, meta) -> None:
+    ema.store(model.parameters())
+    ema.copy_to(model.parameters())
+    ckpt.save_inference(out, config, model.state_dict(), {**meta, "step": step})
+    ema.restore(model.parameters())
+    tensors, scalars = ckpt.optimizer_to_tensors(optimizer)
+    tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
+    if align is not None:
+        tensors.update({f"align.{k}": v for k, v in align.state_dict().items()})
+    tensors.update({f"ema.{i}": p for i, p in enumerate(ema.shadow_params)})
+    tensors["generator"] = generator.get_state()
+    ckpt._save_tensors(tensors, out / ckpt.STATE_TENSORS)
+    (out / ckpt.STATE_JSON).write_text(
+        json.dumps(
+            {
+                "step": step,
+                "optimizer": scalars,
+                "ema_steps": ema.optimization_step,
+                "config": config.to_json(),
+            }
+        )
+    )
+
+
+def _resume(out, model, align, optimizer, ema, generator, config, settings) -> int:
+    state_json = out / ckpt.STATE_JSON
+    if not state_json.exists():
+        return 0
+    state = json.loads(state_json.read_text())
+    if state["config"] != config.to_json():
+        raise UsageError(
+            f"'{out}' holds a run with another configuration; use a new --out to train a new one"
+        )
+    tensors = load_file(str(out / ckpt.STATE_TENSORS))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if align is not None:
+        align.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("align.")})
+    ckpt.optimizer_from_tensors(optimizer, tensors, state["optimizer"])
+    for i, param in enumerate(ema.shadow_params):
+        param.data.copy_(tensors[f"ema.{i}"])
+    ema.optimization_step = state["ema_steps"]
+    generator.set_state(tensors["generator"])
+    return int(state["step"])
+
+
+def plot_losses(csv_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    log = pd.read_csv(csv_path)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, column in zip(axes, ("video", "action", "align"), strict=True):
+        if column in log and log[column].notna().any():
+            ax.plot(log["step"], log[column])
+        ax.set_title(f"L_{column}")
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
