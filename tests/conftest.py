@@ -50,3 +50,26 @@ def run_episodes(out: Path, args: str, **kwargs) -> pd.DataFrame:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def collected_demo(tmp_path_factory) -> Path:
+    """One real oracle demonstration of libero_object task 6 (butter) at 32x32, collected once
+    per test session through the CLI and shared by the demonstration and WAM tests."""
+    out = tmp_path_factory.mktemp("demos") / "butter.hdf5"
+    result = run_cli(
+        "collect",
+        "--suite",
+        "libero_object",
+        "--tasks",
+        "6",
+        "--episodes",
+        "1",
+        "--image-size",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out

@@ -27,26 +27,9 @@ LIBERO_KEYS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def butter_file(tmp_path_factory):
-    """One real oracle demonstration of libero_object task 6 (butter), 32 px, via the CLI."""
-    out = tmp_path_factory.mktemp("demos") / "butter.hdf5"
-    result = run_cli(
-        "collect",
-        "--suite",
-        "libero_object",
-        "--tasks",
-        "6",
-        "--episodes",
-        "1",
-        "--image-size",
-        "32",
-        "--out",
-        str(out),
-        "--no-progress",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+@pytest.fixture
+def butter_file(collected_demo):
+    return collected_demo
 
 
 @pytest.mark.sim

@@ -6,7 +6,8 @@ way; so `wam` and `agra` runs with one seed see the same initial weights, the sa
 and the same noise, and differ only by the alignment term. A run resumes from its folder
 (`train_state.*`) and continues the same sequence.
 
-Logs: `losses.csv` (step, total, video, action, align, lr, samples/s) and `losses.png`.
+Logs: `losses.csv` (step, then total, video, action and align losses averaged over the
+steps since the previous row, lr, samples/s) and `losses.png`.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         writer = csv.writer(handle)
         if new_log:
             writer.writerow(LOG_COLUMNS)
-        tic, step = time.perf_counter(), start
+        tic, window = time.perf_counter(), {}
         for step, batch in enumerate(loader, start=start + 1):
             batch = {
                 k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
@@ -146,22 +147,20 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
             ema.step(model.parameters())
+            for key, value in losses.items():  # logged values are means over the logging window
+                window.setdefault(key, []).append(value.item())
             if step % settings.log_every == 0 or step == settings.steps:
                 elapsed = time.perf_counter() - tic
+                n = len(window["total"])
+                means = [
+                    f"{np.mean(window[k]):.6f}" if k in window else ""
+                    for k in ("total", "video", "action", "align")
+                ]
                 writer.writerow(
-                    [
-                        step,
-                        *(
-                            f"{losses[k].item():.6f}" if k in losses else ""
-                            for k in ("total", "video", "action", "align")
-                        ),
-                        settings.lr,
-                        f"{settings.log_every * settings.batch_size / elapsed:.1f}",
-                        f"{elapsed:.3f}",
-                    ]
+                    [step, *means, settings.lr, f"{n * settings.batch_size / elapsed:.1f}", f"{elapsed:.3f}"]
                 )
                 handle.flush()
-                tic = time.perf_counter()
+                tic, window = time.perf_counter(), {}
             if step % settings.save_every == 0 or step == settings.steps:
                 _save(out, model, align, optimizer, ema, generator, config, step, meta)
     plot_losses(log_path, out / "losses.png")
