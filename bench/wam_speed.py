@@ -1,0 +1,125 @@
+"""WAM speed: training samples/s (plain WAM and AGRA, same run) and ms per action chunk at
+batch 50 (cached video pass + action-decoder denoising, against re-running the video model at
+every denoising step), on synthetic tensors of the real shapes.
+
+    python bench/wam_speed.py [--config small] [--device cuda] [--batch 64] [--steps 10]
+
+Targets on an H100 (issue): >= 800 training samples/s for `small`; <= 50 ms per batch-50 chunk
+with 10 denoising steps. Medians over --steps repetitions after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from policies.wam.config import make_config
+from policies.wam.losses import AlignmentHead, training_losses
+from policies.wam.model import WorldActionModel
+
+
+def synthetic_batch(config, batch: int, device, teacher_channels: int = 96) -> dict:
+    g = config.image_size // config.patch_size
+    size = config.image_size
+    return {
+        "context": torch.rand(batch, config.context_frames, 3, size, size, device=device),
+        "wrist": torch.rand(batch, config.context_frames, 3, size, size, device=device),
+        "future": torch.rand(batch, config.future_frames, 3, size, size, device=device),
+        "actions": torch.rand(batch, config.chunk, 7, device=device) * 2 - 1,
+        "proprio": torch.randn(batch, 8, device=device),
+        "teacher_context": torch.randn(batch, config.context_slots, teacher_channels, g, g, device=device),
+        "teacher_future": torch.randn(batch, config.future_frames, teacher_channels, g, g, device=device),
+    }
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_speed(config, batch: int, steps: int, device, aligned: bool) -> float:
+    torch.manual_seed(0)
+    model = WorldActionModel(config).to(device)
+    align = AlignmentHead(config, 96).to(device) if aligned else None
+    params = list(model.parameters()) + (list(align.parameters()) if align else [])
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    data = synthetic_batch(config, batch, device)
+    text = torch.randn(batch, 384, device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    times = []
+    for i in range(steps + 1):
+        sync(device)
+        tic = time.perf_counter()
+        with autocast:
+            losses = training_losses(model, align, data, text, generator)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        optimizer.step()
+        sync(device)
+        if i:  # the first step warms up kernels and allocators
+            times.append(time.perf_counter() - tic)
+    return batch / statistics.median(times)
+
+
+@torch.no_grad()
+def chunk_ms(config, batch: int, steps: int, device, denoise: int, cached: bool) -> float:
+    model = WorldActionModel(config).to(device).eval()
+    size = config.image_size
+    context = torch.rand(batch, config.context_slots, 3, size, size, device=device)
+    future = torch.randn(batch, config.future_frames, 3, size, size, device=device)
+    text, proprio = torch.randn(batch, 384, device=device), torch.randn(batch, 8, device=device)
+    ones = torch.ones(batch, device=device)
+    levels = torch.linspace(1, 0, denoise + 1).tolist()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    times = []
+    for i in range(steps + 1):
+        sync(device)
+        tic = time.perf_counter()
+        with autocast:
+            actions = torch.randn(batch, config.chunk, 7, device=device)
+            hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
+            for level, nxt in zip(levels[:-1], levels[1:], strict=True):
+                if not cached:
+                    hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
+                velocity = model.predict_actions(hidden, actions, ones * level, text, proprio)
+                actions = actions + (nxt - level) * velocity.float()
+        sync(device)
+        if i:
+            times.append(time.perf_counter() - tic)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="small")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--denoise", type=int, default=10)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    config = make_config(args.config)
+    params = sum(p.numel() for p in WorldActionModel(config).parameters()) / 1e6
+    print(
+        f"config {args.config} ({params:.1f} M parameters), device {device}, train batch {args.batch}, "
+        f"inference batch 50, {args.denoise} denoising steps, medians of {args.steps}"
+    )
+    wam = train_speed(config, args.batch, args.steps, device, aligned=False)
+    agra = train_speed(config, args.batch, args.steps, device, aligned=True)
+    print(f"training  wam  {wam:8.1f} samples/s")
+    print(f"training  agra {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
+    cached = chunk_ms(config, 50, args.steps, device, args.denoise, cached=True)
+    naive = chunk_ms(config, 50, args.steps, device, args.denoise, cached=False)
+    print(f"inference cached video   {cached:8.1f} ms per batch-50 chunk")
+    ratio = cached / naive
+    print(f"inference per-step video {naive:8.1f} ms per batch-50 chunk; ratio cached/naive = {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
