@@ -97,6 +97,7 @@ def collect(
     image_size: int = 128,
     keep_failures: Annotated[bool, typer.Option(help="also keep episodes the oracle failed")] = False,
     render: Annotated[bool, typer.Option(help="run the render pass (images from stored states)")] = True,
+    segmentation: Annotated[bool, typer.Option(help="store object segmentation maps too")] = True,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Scripted-oracle demonstrations in LIBERO's HDF5 layout (states first, then a render pass)."""
@@ -106,7 +107,18 @@ def collect(
 
     task_ids = parse_task_ids(suite, tasks)
     job = CollectJob(
-        suite, task_ids[0], episodes, out, perturb, severity, split, seed, image_size, keep_failures, render
+        suite,
+        task_ids[0],
+        episodes,
+        out,
+        perturb,
+        severity,
+        split,
+        seed,
+        image_size,
+        keep_failures,
+        render,
+        segmentation,
     )
     table = Table("task", "demos kept", "oracle failures", "file")
     for result in collect_demos(job, task_ids, workers, progress):

@@ -80,6 +80,18 @@ def segmentation(env: Any, camera: str = "agentview") -> np.ndarray:
     return seg[::-1, ::-1, 1]
 
 
+def object_segmentation(env: Any, camera: str = "agentview") -> tuple[np.ndarray, list[str]]:
+    """Per-pixel object index (uint8, 0 = anything else: robot, table, walls) and the labels
+    ["background", *objects]: the scene's objects and fixtures, sorted by name."""
+    labels = ["background", *sorted(env.scene_objects())]
+    geoms = object_geoms(env, labels[1:])
+    lookup = np.zeros(raw_model(env).ngeom + 1, dtype=np.uint8)
+    for index, name in enumerate(labels[1:], start=1):
+        lookup[geoms.get(name, [])] = index
+    seg = segmentation(env, camera)
+    return lookup[np.clip(seg, -1, len(lookup) - 2)], labels
+
+
 def relevant_pixels(env: Any, camera: str = "agentview") -> np.ndarray:
     """Boolean mask of the pixels showing a task-relevant object."""
     geoms = [g for gs in object_geoms(env, env.task_relevant_objects()).values() for g in gs]

@@ -3,6 +3,8 @@ resume after an interruption; bad files get one clear line."""
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -46,6 +48,10 @@ def test_collected_file_has_libero_layout(butter_file):
         assert demo["actions"].shape == (steps, 7) and demo["obs/agentview_rgb"].shape == (steps, 32, 32, 3)
         assert demo["rewards"][-1] == 1 and demo["dones"][-1] == 1 and demo["dones"][:-1].sum() == 0
         assert demo["obs/agentview_rgb"][()].std() > 10  # real rendered frames, not blanks
+        labels = json.loads(demo.attrs["segmentation_labels"])
+        assert labels[0] == "background" and "butter_1" in labels
+        seg = demo["obs/agentview_seg"][()]
+        assert seg.shape == (steps, 32, 32) and (seg[0] == labels.index("butter_1")).sum() > 0
     assert not butter_file.with_name(butter_file.name + ".partial").exists()
 
 

@@ -24,8 +24,8 @@ from tests.conftest import run_cli, run_episodes
 TINY = {"image_size": 32, "patch_size": 8}
 
 
-def _train(tmp_path, name, data, policy="wam", steps=20, **settings):
-    config = make_config("tiny", **TINY, align_weight=0.5 if policy == "agra" else 0.0)
+def _train(tmp_path, name, data, policy="wam", steps=20, teacher="mobilenet_v2", **settings):
+    config = make_config("tiny", **TINY, align_weight=0.5 if policy == "agra" else 0.0, teacher=teacher)
     defaults = {"steps": steps, "batch_size": 8, "lr": 1e-3, "log_every": 5, "save_every": 10, "seed": 0}
     return train(policy, [data], tmp_path / name, config, TrainSettings(**{**defaults, **settings}))
 
@@ -210,3 +210,25 @@ def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo)
     assert wrong.returncode == 2 and "use --policy agra" in wrong.stderr
     missing = run_cli("run", "--policy", "agra", "--suite", "libero_object", "--out", str(tmp_path / "x"))
     assert missing.returncode == 2 and "needs --checkpoint" in missing.stderr
+
+
+@pytest.mark.sim
+def test_sim_semantic_teacher_aligns_to_object_name_embeddings(tmp_path, collected_demo):
+    folder = _train(
+        tmp_path,
+        "sem",
+        collected_demo,
+        policy="agra",
+        teacher="sim_semantic",
+        steps=30,
+        log_every=10,
+        save_every=30,
+    )
+    log = pd.read_csv(folder / "losses.csv")
+    assert log["align"].iloc[-1] < log["align"].iloc[0], log
+    cache = next((folder / "teacher_cache").glob("sim_semantic-g4/*.h5"))
+    import h5py
+
+    with h5py.File(cache, "r") as handle:
+        features = handle["demo_0/agentview"][()]
+    assert features.shape[1:] == (384, 4, 4) and np.abs(features).sum() > 0  # objects are in view

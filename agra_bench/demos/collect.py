@@ -26,6 +26,9 @@ import numpy as np
 
 from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
 from agra_bench.errors import UsageError
+from perturbations.scene import object_segmentation
+
+SEG_CAMERAS = ("agentview", "robot0_eye_in_hand")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class CollectJob:
     image_size: int = 128
     keep_failures: bool = False
     render: bool = True
+    segmentation: bool = True  # per-pixel object index maps beside the frames (render pass)
 
 
 def task_file(out: Path, task_name: str, n_tasks: int) -> Path:
@@ -188,14 +192,20 @@ def render_pass(job: CollectJob, data: h5py.Group, report) -> None:
                 f"{name}: the rebuilt scene does not match the stored first state; "
                 "was the file collected with another version of the simulator stack?"
             )
-        frames = [obs] + [env.observe_state(state) for state in states[1:]]
-        write_images(
-            demo,
-            {
-                "agentview_rgb": np.stack([f["agentview_rgb"] for f in frames]),
-                "eye_in_hand_rgb": np.stack([f["wrist_rgb"] for f in frames]),
-            },
-        )
+        frames, segs = [], []
+        for t, state in enumerate(states):
+            frames.append(obs if t == 0 else env.observe_state(state))
+            if job.segmentation:
+                segs.append([object_segmentation(env, camera)[0] for camera in SEG_CAMERAS])
+        arrays = {
+            "agentview_rgb": np.stack([f["agentview_rgb"] for f in frames]),
+            "eye_in_hand_rgb": np.stack([f["wrist_rgb"] for f in frames]),
+        }
+        if job.segmentation:
+            arrays["agentview_seg"] = np.stack([s[0] for s in segs])
+            arrays["eye_in_hand_seg"] = np.stack([s[1] for s in segs])
+            demo.attrs["segmentation_labels"] = json.dumps(object_segmentation(env, SEG_CAMERAS[0])[1])
+        write_images(demo, arrays)
         data.file.flush()
         report("rendered")
     env.close()

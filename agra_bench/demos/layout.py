@@ -14,6 +14,8 @@
         obs/ee_states        (T, 6)  eef position and axis-angle
         obs/gripper_states   (T, 2)
         obs/joint_states     (T, 7)
+        obs/agentview_seg    (T, H, W) uint8  object index per pixel (0 = background), labels
+        obs/eye_in_hand_seg  (T, H, W) uint8  in the demo's `segmentation_labels` (JSON list)
 
 Images written by agra-bench follow the benchmark's convention (rotated 180 degrees, upright),
 recorded in `macros_image_convention` as "agra_bench_rot180"; official LIBERO files say

@@ -9,6 +9,7 @@ forward pass.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -17,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from agra_bench.demos.dataset import DemoFiles, take
+from agra_bench.errors import UsageError
 from policies.wam.teachers import Teacher
 
 CAMERAS = {"agentview": "agentview_rgb", "eye_in_hand": "eye_in_hand_rgb"}
@@ -46,15 +48,36 @@ def build_teacher_cache(
                     out = []
                     for start in range(0, ref.length, batch):
                         steps = np.arange(start, min(start + batch, ref.length))
-                        frames = torch.from_numpy(np.ascontiguousarray(files.frames(ref, key, steps)))
-                        frames = frames.permute(0, 3, 1, 2).float().div(255).to(device)
+                        features = _features(files, ref, teacher, name, key, steps, device)
                         features = F.interpolate(
-                            teacher(frames), size=(grid, grid), mode="bilinear", align_corners=False
+                            features,
+                            size=(grid, grid),
+                            mode="area" if getattr(teacher, "needs_segmentation", False) else "bilinear",
                         )
                         out.append(features.half().cpu().numpy())
                     handle.create_dataset(f"{ref.demo}/{name}", data=np.concatenate(out))
         partial.replace(path)
     return paths
+
+
+def _features(files: DemoFiles, ref, teacher: Teacher, camera: str, key: str, steps: np.ndarray, device):
+    """Teacher features of some frames of a demo: from the frames, or from the stored
+    segmentation maps for a teacher that reads those."""
+    if getattr(teacher, "needs_segmentation", False):
+        group = files.group(ref)
+        seg_key = f"{camera}_seg"
+        if seg_key not in group["obs"] or "segmentation_labels" not in group.attrs:
+            raise UsageError(
+                f"teacher '{teacher.name}' needs segmentation maps; '{files.paths[ref.file_index]}' "
+                f"has no obs/{seg_key} in {ref.demo}: collect with --segmentation"
+            )
+        seg = take(group["obs"][seg_key], steps)
+        if files.upside_down[ref.file_index]:
+            seg = seg[:, ::-1, ::-1]
+        labels = json.loads(group.attrs["segmentation_labels"])
+        return teacher.from_segmentation(torch.from_numpy(np.ascontiguousarray(seg)), labels).to(device)
+    frames = torch.from_numpy(np.ascontiguousarray(files.frames(ref, key, steps)))
+    return teacher(frames.permute(0, 3, 1, 2).float().div(255).to(device))
 
 
 class TeacherFeatures:

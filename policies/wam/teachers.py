@@ -17,6 +17,7 @@ AGRA costs little more than training the plain WAM.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,6 +138,37 @@ class Dinov2Small(Dinov2Teacher):
 @register_teacher("dinov2_base")
 class Dinov2Base(Dinov2Teacher):
     name, repo = "dinov2_base", "facebook/dinov2-base"
+
+
+@register_teacher("sim_semantic")
+class SimSemanticTeacher(Teacher):
+    """Privileged teacher: the simulator's object segmentation, each object's pixels carrying
+    the MiniLM embedding of its name ("akita_black_bowl_1" -> "akita black bowl"), background
+    zero. It tells the video model *which object is where*, with no pretrained vision model;
+    it needs demonstrations collected with segmentation maps (the default of `collect`)."""
+
+    name, channels, needs_segmentation = "sim_semantic", 384, True
+
+    def __init__(self, **_: object) -> None:
+        super().__init__()
+        from policies.wam.text import TextEncoder
+
+        self.text = TextEncoder("cpu")
+
+    @staticmethod
+    def label_text(label: str) -> str:
+        return re.sub(r"_\d+$", "", label).replace("_", " ")
+
+    @torch.no_grad()
+    def from_segmentation(self, seg: torch.Tensor, labels: list[str]) -> torch.Tensor:
+        """(N, H, W) object indices -> (N, 384, H, W) features."""
+        table = torch.cat(
+            [torch.zeros(1, self.channels), self.text.encode([self.label_text(x) for x in labels[1:]]).cpu()]
+        )
+        return table[seg.long()].permute(0, 3, 1, 2)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        raise UsageError("teacher 'sim_semantic' reads segmentation maps, not frames")
 
 
 def make_teacher(name: str, **options) -> Teacher:
