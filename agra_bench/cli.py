@@ -174,6 +174,57 @@ def train(
 
 
 @app.command()
+def diagnose(
+    checkpoint: Annotated[str, typer.Option(help="WAM/AGRA checkpoint folder")],
+    suite: Annotated[str, typer.Option(help="libero_object, libero_spatial, ...")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    policy: Annotated[str, typer.Option(help="wam or agra (must match the checkpoint)")] = "agra",
+    tasks: str = "0",
+    episodes: int = 1,
+    perturb: str = "none",
+    severity: int = 3,
+    split: str = "id",
+    seed: int = 0,
+    image_size: int = 128,
+    max_steps: int | None = None,
+    layer: Annotated[
+        int | None, typer.Option(help="video layer to intervene on [first aligned layer]")
+    ] = None,
+) -> None:
+    """Attention-in-region, centroid error and causal token interventions along rollouts."""
+    from agra_bench.diagnostics import DiagnoseJob, run_diagnostics, summarise
+    from agra_bench.suites import parse_task_ids
+
+    job = DiagnoseJob(
+        policy,
+        checkpoint,
+        suite,
+        tuple(parse_task_ids(suite, tasks)),
+        episodes,
+        perturb,
+        severity,
+        split,
+        seed,
+        image_size,
+        max_steps,
+        layer,
+    )
+    frame = run_diagnostics(job, out)
+    table = Table("perturbation", "calls", "attn in region", "centroid err", "mean ratio", "zero ratio")
+    for row in summarise(frame).itertuples():
+        table.add_row(
+            row.perturbation,
+            str(row.calls),
+            f"{row.attn_in_region:.3f}",
+            f"{row.centroid_error:.2f}",
+            f"{row.mean_ratio:.2f}",
+            f"{row.zero_ratio:.2f}",
+        )
+    console.print(table)
+    console.print(f"diagnostics written to {out}/ (diagnostics.parquet, overlays/, interventions.png)")
+
+
+@app.command()
 def report(
     dirs: Annotated[
         list[Path], typer.Argument(help="result folders (searched recursively) or episodes.parquet")
@@ -310,13 +361,14 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; rerun the same command to resume")
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors (bad option types, missing options)
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except Exception as exc:  # click's usage errors (bad option names or types, missing options);
+        # newer typer raises them from its own vendored copy of click, so match by shape
+        if callable(getattr(exc, "format_message", None)) and isinstance(
+            getattr(exc, "exit_code", None), int
+        ):
+            err_console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)
         raise
 

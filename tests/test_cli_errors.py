@@ -38,6 +38,13 @@ def assert_one_line_error(result, *fragments):
         ([*RUN, "--split", "test"], ["bad --split 'test'", "id, ood"]),
         (["list", "polices"], ["unknown list target 'polices'", "did you mean 'policies'"]),
         (["list", "tasks"], ["needs --suite"]),
+        (["run", "--policy", "random", "--suit", "x"], ["No such option: --suit", "--suite"]),
+        ([*RUN[:-1], "x"], ["Invalid value for '--episodes'"]),
+        (["run", "--suite", "libero_10"], ["Missing option '--policy'"]),
+        (["report", "/nonexistent-folder"], ["no such folder"]),
+        (["train", "--policy", "agra", "--data", "/nonexistent.hdf5", "--out", "/tmp/x", "--config", "smal"],
+         ["unknown WAM config 'smal'", "did you mean 'small'"]),
+        (["collect", "--suite", "libero_object", "--out", "/tmp/x", "--episodes", "0"], ["bad --episodes 0"]),
     ],
 )
 def test_bad_input(args, fragments):

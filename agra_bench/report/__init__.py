@@ -14,6 +14,7 @@ import pandas as pd
 
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
+from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
 from agra_bench.report.load import load_runs
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.tables import (
@@ -91,11 +92,18 @@ def build_report(dirs: list[Path], out: Path | None = None) -> Report:
         "ci_high",
         "errors",
     ]
+    diagnostics, diagnostic_notes = load_diagnostics(dirs)
+    notes += diagnostic_notes
+    if not diagnostics.empty:
+        _write_csv(diagnostics, out / "diagnostics.csv")
+        figures.append(diagnostics_figure(diagnostics, figure_dir))
     sections = {
         "Leaderboard": board,
         "Head-to-head (paired on identical episodes)": comparisons,
         "Per task": tasks[task_columns].rename(columns={"policy_label": "policy"}),
     }
+    if not diagnostics.empty:
+        sections["Diagnostics (attention and interventions, means over policy calls)"] = diagnostics
     atomic_write_bytes(out / "index.html", render_html(sections, figures, notes, header).encode())
     atomic_write_bytes(out / "summary.md", render_markdown(sections, figures, notes, header).encode())
     return Report(out, board, comparisons, notes, figures)

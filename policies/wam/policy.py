@@ -106,15 +106,20 @@ class WAMPolicy(Policy):
                 for s in slots
             ]
         ).to(device)
-        actions = torch.stack([torch.randn((c.chunk, 7), generator=self._generators[s]) for s in slots]).to(
-            device
-        )
+        initial_noise = torch.stack([torch.randn((c.chunk, 7), generator=self._generators[s]) for s in slots])
+        actions = initial_noise = initial_noise.to(device)
         with self._autocast():
-            ones = torch.ones(b, device=device)
-            hidden = self.model.run_video(self.model.video_tokens(context, noise_future, ones, text, proprio))
-            for level, next_level in zip(self.levels[:-1], self.levels[1:], strict=True):
-                velocity = self.model.predict_actions(hidden, actions, ones * level, text, proprio).float()
-                actions = actions + (next_level - level) * velocity
+            hidden = self.model.run_video(
+                self.model.video_tokens(context, noise_future, torch.ones(b, device=device), text, proprio)
+            )
+            actions = denoise_actions(self.model, hidden, actions, text, proprio, self.levels)
+        self.last_inputs = {
+            "context": context,
+            "noise_future": noise_future,
+            "text": text,
+            "proprio": proprio,
+            "action_noise": initial_noise,
+        }
         return actions.clamp(-1, 1).cpu().numpy().astype(np.float32)
 
     @property
@@ -141,6 +146,23 @@ class WAMPolicy(Policy):
             "device": str(self.device),
             "train_step": self.meta.get("step"),
         }
+
+
+def denoise_actions(
+    model: WorldActionModel,
+    hidden: list[torch.Tensor],
+    noise: torch.Tensor,
+    text: torch.Tensor,
+    proprio: torch.Tensor,
+    levels: list[float],
+) -> torch.Tensor:
+    """Euler integration of the action velocity from level 1 (noise) to 0, reading fixed video
+    hidden states: the only part of inference that runs once per denoising step."""
+    actions, ones = noise, torch.ones(noise.shape[0], device=noise.device)
+    for level, next_level in zip(levels[:-1], levels[1:], strict=True):
+        velocity = model.predict_actions(hidden, actions, ones * level, text, proprio).float()
+        actions = actions + (next_level - level) * velocity
+    return actions
 
 
 def _read_config(folder: Path) -> tuple[WAMConfig, dict]:

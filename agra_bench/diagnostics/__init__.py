@@ -1,0 +1,203 @@
+"""`agra-bench diagnose`: the paper's diagnostics on closed-loop rollouts of a WAM/AGRA checkpoint.
+
+At every policy call it records, for the current agentview frame: the share of the action
+decoder's attention on the task-relevant region (the simulator segmentation of the objects and
+fixtures named in the task's goal, on the token grid), the attention centroid's distance to
+that region, and the action change caused by each intervention on the region's hidden tokens
+against the same intervention on as many background tokens. One Parquet row per policy call
+(`diagnostics.parquet`), attention overlays (PNG) and a bar plot per intervention.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from agra_bench.diagnostics.attention import (
+    attention_in_region,
+    centroid_error,
+    record_cross_attention,
+    region_on_grid,
+    slot_maps,
+)
+from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
+from agra_bench.errors import UsageError
+
+FILE = "diagnostics.parquet"
+
+
+@dataclass(frozen=True)
+class DiagnoseJob:
+    policy: str
+    checkpoint: str
+    suite: str
+    task_ids: tuple[int, ...]
+    episodes: int = 1
+    perturb: str = "none"
+    severity: int = 3
+    split: str = "id"
+    seed: int = 0
+    image_size: int = 128
+    max_steps: int | None = None
+    layer: int | None = None  # video layer intervened on; None = the first aligned layer (~1/3 depth)
+    overlays: int = 3  # overlay PNGs per episode
+
+
+def goal_region(env) -> np.ndarray:
+    """Pixels (observation orientation) of the objects and fixtures named in the goal."""
+    from perturbations.scene import object_segmentation
+
+    named = {str(arg) for predicate in env.goal_predicates() for arg in predicate[1:]}
+    objects = [o for o in env.scene_objects() if any(n == o or n.startswith(f"{o}_") for n in named)]
+    seg, labels = object_segmentation(env)
+    return np.isin(seg, [labels.index(o) for o in objects])
+
+
+def _policy(job: DiagnoseJob):
+    from policies.registry import resolve_policy_name
+    from policies.wam.policy import WAMPolicy
+
+    factory = resolve_policy_name(job.policy)
+    if not (isinstance(factory, type) and issubclass(factory, WAMPolicy)):
+        raise UsageError(f"policy '{job.policy}' exposes no attention maps; diagnose works with wam and agra")
+    return factory(checkpoint=job.checkpoint)
+
+
+def diagnose_call(
+    policy, obs: dict, region: np.ndarray, layer: int, rng: np.random.Generator
+) -> tuple[dict, np.ndarray]:
+    """Metrics of one policy call; returns (row fields, the chunk the policy acts on, (Ta, 7))."""
+    model, config = policy.model, policy.config
+    grid = config.image_size // config.patch_size
+    batch = {k: (v[None] if k != "instruction" else [v]) for k, v in obs.items()}
+    with record_cross_attention(model) as store:
+        chunk = policy.act(batch, [0])[0]
+    maps = slot_maps(store, model.slots, grid)[0].numpy()
+    slot = config.context_frames - 1  # the current agentview frame
+    on_grid = region_on_grid(region, grid)
+    row = {
+        "region_tokens": int(on_grid.sum()),
+        "attn_on_frame": float(maps[slot].sum()),
+        "attn_in_region": attention_in_region(maps[slot], on_grid),
+        "centroid_error": centroid_error(maps[slot], on_grid),
+    }
+    inputs = policy.last_inputs
+    b = inputs["context"].shape[0]
+    tokens = model.video_tokens(
+        inputs["context"], inputs["noise_future"], torch.ones(b), inputs["text"], inputs["proprio"]
+    )
+    from policies.wam.policy import denoise_actions
+
+    def actions_for(hidden):
+        return denoise_actions(
+            model, hidden, inputs["action_noise"], inputs["text"], inputs["proprio"], policy.levels
+        )
+
+    with torch.no_grad():
+        clean = actions_for(model.run_video(tokens))
+        relevant = np.flatnonzero(on_grid.ravel())
+        background = np.flatnonzero(~on_grid.ravel())
+        matched = rng.choice(background, size=min(len(relevant), len(background)), replace=False)
+        for kind in KINDS:
+            for name, chosen in (("relevant", relevant), ("background", matched)):
+                hidden = run_with_intervention(
+                    model, tokens, layer, lambda h, c=chosen, k=kind: edit_tokens(h, model, slot, c, k, rng)
+                )
+                row[f"{kind}_{name}"] = (
+                    action_change(clean, actions_for(hidden)) if len(chosen) else float("nan")
+                )
+            row[f"{kind}_ratio"] = (
+                row[f"{kind}_relevant"] / row[f"{kind}_background"]
+                if row[f"{kind}_background"]
+                else float("nan")
+            )
+    row["_map"] = maps[slot]
+    return row, chunk
+
+
+def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
+    from agra_bench.diagnostics.plots import intervention_bars, save_overlay
+    from agra_bench.envs import make_env
+    from agra_bench.plan import episode_seed
+    from agra_bench.records import atomic_write_bytes
+    from perturbations.spec import parse_spec
+
+    policy = _policy(job)
+    layer = job.layer if job.layer is not None else policy.config.layers[0]
+    if not 0 <= layer < policy.config.depth:
+        raise UsageError(f"bad --layer {layer}; valid: 0-{policy.config.depth - 1}")
+    arms = parse_spec(job.perturb, job.severity, job.split)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task_id in job.task_ids:
+        env = make_env(job.suite, task_id, image_size=job.image_size, max_steps=job.max_steps)
+        for arm in arms:
+            env.perturbation, env.perturbation_name = arm.build(), arm.name
+            for episode in range(job.episodes):
+                seed = episode_seed(job.seed, task_id, episode)
+                obs, _ = env.reset(seed=seed, options={"init_state_id": episode % env.task.num_init_states})
+                policy.reset(0, seed)
+                rng = np.random.default_rng([job.seed, task_id, episode])
+                done, call = False, 0
+                while not done:
+                    region = goal_region(env)
+                    row, chunk = diagnose_call(policy, obs, region, layer, rng)
+                    attention = row.pop("_map")
+                    if call < job.overlays:
+                        save_overlay(
+                            out
+                            / "overlays"
+                            / f"{job.suite}_task{task_id:02d}_ep{episode:03d}_{arm.name}_call"
+                            f"{call:03d}.png",
+                            obs["agentview_rgb"],
+                            attention,
+                            region,
+                        )
+                    rows.append(
+                        {
+                            "policy": job.policy,
+                            "checkpoint": job.checkpoint,
+                            "suite": job.suite,
+                            "task_id": task_id,
+                            "episode": episode,
+                            "perturbation": arm.name,
+                            "severity": arm.severity,
+                            "split": job.split,
+                            "call": call,
+                            "step": env.steps,
+                            "layer": layer,
+                            **row,
+                        }
+                    )
+                    for action in chunk[: policy.spec.execute_horizon]:
+                        obs, _, success, truncated, _ = env.step(action)
+                        done = success or truncated
+                        if done:
+                            break
+                    call += 1
+        env.close()
+    frame = pd.DataFrame(rows)
+    atomic_write_bytes(out / FILE, frame.to_parquet(index=False))
+    intervention_bars(frame, out / "interventions.png")
+    (out / "summary.json").write_text(json.dumps(summarise(frame).to_dict("records"), indent=2))
+    return frame
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per policy, checkpoint, suite and perturbation: means of the metrics over policy calls."""
+    keys = ["policy", "checkpoint", "suite", "perturbation"]
+    metrics = [
+        "attn_in_region",
+        "centroid_error",
+        *[f"{k}_{n}" for k in KINDS for n in ("relevant", "background")],
+    ]
+    summary = frame.groupby(keys, sort=True)[metrics].mean().reset_index()
+    summary.insert(len(keys), "calls", frame.groupby(keys, sort=True).size().to_numpy())
+    for kind in KINDS:
+        summary[f"{kind}_ratio"] = summary[f"{kind}_relevant"] / summary[f"{kind}_background"]
+    return summary
