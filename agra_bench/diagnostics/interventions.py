@@ -62,4 +62,4 @@ def run_with_intervention(model, tokens_in: torch.Tensor, layer: int, edit) -> l
 
 
 def action_change(clean: torch.Tensor, edited: torch.Tensor) -> float:
-    return float((clean - edited).abs().mean())
+    return float((clean - edited).detach().abs().mean())
