@@ -7,6 +7,7 @@ killed run loses at most that many, and resuming skips every key already in the 
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing as mp
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +26,7 @@ from rich.progress import (
 )
 
 from agra_bench.config import RunConfig
+from agra_bench.errors import UsageError
 from agra_bench.manifest import build_manifest, write_manifest
 from agra_bench.plan import EpisodeKey, plan_episodes
 from agra_bench.protocol import get_protocol
@@ -80,8 +82,11 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
     run_dir = config.out / run_id
     store = EpisodeStore(run_dir)
     try:
+        factory = resolve_policy_name(config.policy)
         policy_options = {"checkpoint": config.checkpoint} if config.checkpoint else {}
-        policy_info = resolve_policy_name(config.policy).manifest_entry(**policy_options)
+        if policy_options and "checkpoint" not in inspect.signature(factory).parameters:
+            raise UsageError(f"policy '{config.policy}' takes no --checkpoint")
+        policy_info = factory.manifest_entry(**policy_options)
         write_manifest(run_dir, build_manifest(config, policy_info))
         keys = plan_episodes(config)
         done = store.done_keys()
