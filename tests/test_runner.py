@@ -3,6 +3,7 @@ resume after SIGKILL, and an episode that raises being recorded while the run go
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -157,3 +158,59 @@ def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
     assert df.loc[[0, 2], "error"].isna().all() and (df.loc[[0, 2], "steps"] == 3).all()
     logs = list((run_dir / "logs").iterdir())
     assert len(logs) == 1 and "injected failure" in logs[0].read_text()
+
+
+def test_workers_exit_when_the_runner_is_terminated(tmp_path):
+    """SIGTERM to the runner alone (not its process group): its workers must not live on."""
+    args = [
+        "run",
+        "--policy",
+        "random",
+        "--suite",
+        "robosuite_lift",
+        "--episodes",
+        "20",
+        "--max-steps",
+        "50",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+    ]
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not list(tmp_path.glob("*/episodes.parquet")):
+            time.sleep(0.5)  # the workers are busy with episodes once the first row is written
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        assert children, "the runner started no workers"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        alive = children
+        for _ in range(40):  # up to 20 s for the children to go
+            alive = [
+                pid
+                for pid in alive
+                if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+            ]
+            if not alive:
+                break
+            time.sleep(0.5)
+        assert not alive, f"workers {alive} outlived the runner"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

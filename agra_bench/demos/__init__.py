@@ -17,6 +17,9 @@ from agra_bench.errors import UsageError
 
 
 def _worker(job: CollectJob, queue) -> dict:
+    from agra_bench.worker import die_with_parent
+
+    die_with_parent()
     os.environ.setdefault("MUJOCO_GL", "egl")
     return collect_task(job, report=lambda event: queue.put((job.task_id, event)))
 
