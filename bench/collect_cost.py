@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--task", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument(
+        "--no-segmentation", action="store_true", help="render pass without segmentation maps"
+    )
     args = parser.parse_args()
     events: dict[str, list[float]] = {"collected": [], "rendered": []}
     last = [time.perf_counter()]
@@ -67,15 +70,24 @@ def main() -> None:
         last[0] = time.perf_counter()
         collect_task(job, report)
         last[0] = time.perf_counter()
-        collect_task(
-            CollectJob(args.suite, args.task, args.episodes, out, image_size=args.image_size), report
+        second = CollectJob(
+            args.suite,
+            args.task,
+            args.episodes,
+            out,
+            image_size=args.image_size,
+            segmentation=not args.no_segmentation,
         )
+        collect_task(second, report)
         size_mb = out.stat().st_size / 1e6
     baseline = inline_baseline(args.suite, args.task, args.episodes, args.image_size)
     states = statistics.median(events["collected"])
     render = statistics.median(events["rendered"])
     inline = statistics.median(baseline)
-    print(f"{args.suite} task {args.task}, {args.episodes} episodes, {args.image_size} px, 2 cameras")
+    seg = "without" if args.no_segmentation else "with"
+    print(
+        f"{args.suite} task {args.task}, {args.episodes} episodes, {args.image_size} px, 2 cameras, {seg} seg"
+    )
     print(f"states pass     {states:6.2f} s/episode (median; includes the reset)")
     print(f"render pass     {render:6.2f} s/episode")
     print(f"two passes      {states + render:6.2f} s/episode   file {size_mb / args.episodes:.1f} MB/demo")
