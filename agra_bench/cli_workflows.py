@@ -63,7 +63,7 @@ def collect(
 
 def train(
     policy: Annotated[str, typer.Option(help="wam (no alignment) or agra (REPA-style alignment)")],
-    data: Annotated[list[Path], typer.Option(help="demonstration HDF5 files (repeat the option)")],
+    data: Annotated[list[Path], typer.Option(help="HDF5 file or folder of them (repeat the option)")],
     out: Annotated[Path, typer.Option(help="checkpoint folder (resumes if it holds a run)")],
     config: Annotated[str, typer.Option(help="tiny, small or base")] = "tiny",
     steps: int = 1000,
@@ -99,7 +99,9 @@ def train(
         teacher_path=teacher_path,
         allow_download=allow_download,
     )
-    folder = train_model(policy, data, out, wam_config, settings)
+    from agra_bench.demos.dataset import demo_file_paths
+
+    folder = train_model(policy, demo_file_paths(data), out, wam_config, settings)
     console.print(f"checkpoint written to {folder}/ (config.json, model.safetensors, losses.csv, losses.png)")
 
 

@@ -171,3 +171,16 @@ def test_collect_cli_rejects_bad_input_in_one_line(tmp_path):
         str(tmp_path),
     )
     assert result.returncode == 2 and "one perturbation arm" in result.stderr
+
+
+def test_data_folders_expand_to_their_hdf5_files(tmp_path):
+    from agra_bench.demos.dataset import demo_file_paths
+
+    (tmp_path / "b.hdf5").write_bytes(b"")
+    (tmp_path / "a.hdf5").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    assert demo_file_paths([tmp_path]) == [tmp_path / "a.hdf5", tmp_path / "b.hdf5"]
+    assert demo_file_paths([tmp_path / "x.hdf5"]) == [tmp_path / "x.hdf5"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="holds no .hdf5"):
+        demo_file_paths([tmp_path / "empty"])

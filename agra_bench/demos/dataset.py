@@ -46,6 +46,20 @@ class DemoRef:
     length: int
 
 
+def demo_file_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, and every `*.hdf5` inside a folder (sorted): `--data data/libero_object`."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(path.glob("*.hdf5"))
+            if not found:
+                raise UsageError(f"folder '{path}' holds no .hdf5 demonstration file")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
 def take(dataset: h5py.Dataset, steps: np.ndarray) -> np.ndarray:
     """dataset[steps] for steps that may repeat (h5py wants unique increasing indices)."""
     unique, inverse = np.unique(steps, return_inverse=True)
