@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONPATH": str(REPO)}
+from rollout_overhead import timed  # same fresh-process timing as the overhead benchmark
 
 
 def libero_vector(suite: str, task_id: int, episodes: int, steps: int, size: int, workers: int) -> None:
@@ -50,14 +47,6 @@ def libero_vector(suite: str, task_id: int, episodes: int, steps: int, size: int
         for _ in range(steps):
             env.step(rng.uniform(-1, 1, (n, 7)), id=ids)
     env.close()
-
-
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        command, check=True, env=ENV, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    return time.perf_counter() - start
 
 
 def main() -> None:

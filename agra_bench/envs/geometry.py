@@ -13,25 +13,14 @@ import itertools
 import mujoco
 import numpy as np
 
+from perturbations.scene import body_geoms
+
 CORNER_SIGNS = np.array(list(itertools.product((-1, 1), repeat=3)), dtype=np.float64)  # (8, 3)
-
-
-def body_subtree(model: mujoco.MjModel, root: int) -> list[int]:
-    """The body `root` and every body below it."""
-    subtree = []
-    for body in range(model.nbody):
-        parent = body
-        while parent not in (root, 0):
-            parent = int(model.body_parentid[parent])
-        if parent == root or body == root:
-            subtree.append(body)
-    return subtree
 
 
 def collision_geoms(model: mujoco.MjModel, root: int) -> list[int]:
     """Geoms of the subtree that collide (visual-only meshes excluded); all geoms if none do."""
-    bodies = set(body_subtree(model, root))
-    geoms = [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) in bodies]
+    geoms = body_geoms(model, root)
     colliding = [g for g in geoms if model.geom_contype[g] or model.geom_conaffinity[g]]
     return colliding or geoms
 

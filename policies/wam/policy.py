@@ -51,6 +51,7 @@ class WAMPolicy(Policy):
         self.model = WorldActionModel(config).to(self.device).eval()
         self.model.load_state_dict(weights)
         self.steps = denoise_steps or config.denoise_steps
+        self.levels = flow_levels(self.steps)
         horizon = execute_horizon or config.execute_horizon
         self.spec = PolicySpec(chunk_length=config.chunk, execute_horizon=horizon)
         self.text = TextEncoder(str(self.device))
@@ -122,15 +123,6 @@ class WAMPolicy(Policy):
         }
         return actions.clamp(-1, 1).cpu().numpy().astype(np.float32)
 
-    @property
-    def levels(self) -> list[float]:
-        """Noise levels 1 -> 0 of diffusers' FlowMatchEulerDiscreteScheduler for `steps` steps."""
-        from diffusers import FlowMatchEulerDiscreteScheduler
-
-        scheduler = FlowMatchEulerDiscreteScheduler()
-        scheduler.set_timesteps(self.steps)
-        return [float(s) for s in scheduler.sigmas]
-
     def _autocast(self):
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -146,6 +138,15 @@ class WAMPolicy(Policy):
             "device": str(self.device),
             "train_step": self.meta.get("step"),
         }
+
+
+def flow_levels(steps: int) -> list[float]:
+    """Noise levels 1 -> 0 of diffusers' FlowMatchEulerDiscreteScheduler for `steps` steps."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    scheduler = FlowMatchEulerDiscreteScheduler()
+    scheduler.set_timesteps(steps)
+    return [float(s) for s in scheduler.sigmas]
 
 
 def denoise_actions(
