@@ -42,7 +42,10 @@ def run(
     split: Annotated[str, typer.Option(help="id or ood variant pool")] = "id",
     seed: int = 0,
     out: Path = Path("results"),
-    workers: int = 1,
+    workers: Annotated[int, typer.Option(help="simulator processes")] = 1,
+    env_groups: Annotated[
+        int, typer.Option(help="local executor: 1 = one policy call per step for all envs, 2 = pipelined")
+    ] = 1,
     max_steps: Annotated[int | None, typer.Option(help="step cap override [protocol's cap]")] = None,
     video: Annotated[int, typer.Option(help="MP4s saved per task and arm")] = 0,
     checkpoint: str | None = None,
@@ -68,6 +71,7 @@ def run(
         seed=seed,
         out=out,
         workers=workers,
+        env_groups=env_groups,
         max_steps=max_steps,
         video=video,
         checkpoint=checkpoint,

@@ -2,7 +2,7 @@
 
 Everything that changes a result is in `RunConfig.identity()`, and the run id is a hash of it:
 re-running the same command lands in the same run directory and resumes it. What does not
-change results (worker count, executor, video count, progress bar) stays out of the identity.
+change results (worker count, env groups, executor, video count, progress bar) stays out of the identity.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class RunConfig:
     seed: int = 0
     out: Path = Path("results")
     workers: int = 1
+    env_groups: int = 1  # local executor: worker groups that alternate (see local_executor)
     max_steps: int | None = None
     video: int = 0
     checkpoint: str | None = None
@@ -57,6 +58,7 @@ class RunConfig:
         for name, value, low in (
             ("episodes", self.episodes, 1),
             ("workers", self.workers, 1),
+            ("env-groups", self.env_groups, 1),
             ("video", self.video, 0),
             ("image-size", self.image_size, 8),
         ):

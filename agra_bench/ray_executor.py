@@ -1,9 +1,10 @@
 """`--executor ray`: the same episodes, rows, resume and error handling as the local executor,
 on a Ray cluster.
 
-Each Ray actor is a persistent worker exactly like a local worker process: it runs
-`init_worker` once, keeps one simulator per task and one policy, and runs one episode per call
-(`run_key`). The driver keeps at most one episode in flight per actor and sends an actor the
+Each Ray actor is a persistent worker: it runs `init_worker` once, keeps one simulator per
+task and, unlike a local worker, its own copy of the policy, and runs one whole episode per
+call (`run_key`); an actor may live on another node, where a round trip per step would cost
+more than the batching saves. The driver keeps at most one episode in flight per actor and sends an actor the
 next key of the task it already has loaded when there is one, so simulators are reset, not
 rebuilt. Rows come back to the driver, which alone writes `episodes.parquet`; an actor that dies
 (a simulator segfault, a lost node) has its episode retried once on a fresh actor and then
@@ -20,10 +21,9 @@ import os
 from typing import Any
 
 from agra_bench.errors import UsageError
+from agra_bench.local_executor import MAX_CRASH_RETRIES, _next_key, crash_row
 from agra_bench.plan import EpisodeKey
 from agra_bench.worker import WorkerSettings, init_worker, run_key
-
-MAX_CRASH_RETRIES = 1
 
 
 class EpisodeWorker:
@@ -89,9 +89,7 @@ def execute_ray(
                     loaded.pop(actor, None)
                     loaded[replacement] = None
                     if crashes[key.id] > MAX_CRASH_RETRIES:
-                        from agra_bench.runner import _crash_row
-
-                        yield _crash_row(key)
+                        yield crash_row(key)
                     else:
                         pending.append(key)
                     continue
@@ -100,12 +98,3 @@ def execute_ray(
     finally:
         for actor in actors:
             ray.kill(actor)
-
-
-def _next_key(pending: list[EpisodeKey], task: tuple[str, int] | None) -> EpisodeKey:
-    """The next key of the actor's loaded task if any is left, else the next key in order."""
-    if task is not None:
-        for index in range(len(pending) - 1, -1, -1):
-            if (pending[index].suite, pending[index].task_id) == task:
-                return pending.pop(index)
-    return pending.pop()

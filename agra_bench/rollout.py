@@ -41,9 +41,9 @@ def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]
     return batch
 
 
-def policy_input(env: SimTaskEnv, obs: dict[str, Any], policy: Policy) -> dict[str, Any]:
-    """The batch a policy asked for; the privileged state is computed only when asked."""
-    keys = policy.spec.observation_keys
+def policy_input(env: SimTaskEnv, obs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The batch (B = 1) of the observation keys a policy asked for; the privileged state is
+    computed only when asked."""
     batch = batch_observations([obs], tuple(k for k in keys if k != PRIVILEGED))
     if PRIVILEGED in keys:
         batch[PRIVILEGED] = [env.privileged_state()]
@@ -58,35 +58,57 @@ def observation_digest(obs: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+class EpisodeRun:
+    """One episode advanced a chunk at a time, so that the caller decides where the policy runs:
+    `run_episode` calls it inline; the local executor's workers hold an `EpisodeRun` while the
+    parent computes the chunk for several of them in one batch."""
+
+    def __init__(self, env: SimTaskEnv, key: EpisodeKey, record_frames: bool = False) -> None:
+        obs, info = env.reset(seed=key.seed, options={"init_state_id": key.init_state_id})
+        self.env, self.obs, self.record_frames = env, obs, record_frames
+        self.result = EpisodeResult(
+            success=bool(info["success"]),
+            steps=0,
+            hit_step_cap=False,
+            success_at_reset=bool(info["success"]),
+            policy_calls=0,
+            perturb_params=info["perturb_params"],
+            obs0_sha1=observation_digest(obs),
+            frames=[self._frame(obs)] if record_frames else [],
+        )
+        self.done = self.result.success_at_reset
+
+    @staticmethod
+    def _frame(obs: dict[str, Any]) -> np.ndarray:
+        return np.concatenate([obs["agentview_rgb"], obs["wrist_rgb"]], axis=1)
+
+    def policy_input(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        return policy_input(self.env, self.obs, keys)
+
+    def apply(self, chunk: np.ndarray, execute_horizon: int) -> None:
+        """Execute the first `execute_horizon` actions of one chunk (Ta, 7), stopping at the end."""
+        self.result.policy_calls += 1
+        for action in np.asarray(chunk)[:execute_horizon]:
+            self.obs, _, terminated, truncated, _ = self.env.step(action)
+            if self.record_frames:
+                self.result.frames.append(self._frame(self.obs))
+            if terminated or truncated:
+                self.result.success, self.result.hit_step_cap = bool(terminated), bool(truncated)
+                self.done = True
+                break
+        self.result.steps = self.env.steps
+
+
 def run_episode(
     env: SimTaskEnv, policy: Policy, key: EpisodeKey, record_frames: bool = False, slot: int = 0
 ) -> EpisodeResult:
-    obs, info = env.reset(seed=key.seed, options={"init_state_id": key.init_state_id})
+    """The whole episode with the policy called inline, one slot (B = 1)."""
+    episode = EpisodeRun(env, key, record_frames)
     policy.reset(slot, key.seed)
-    frames = [np.concatenate([obs["agentview_rgb"], obs["wrist_rgb"]], axis=1)] if record_frames else []
-    result = EpisodeResult(
-        success=bool(info["success"]),
-        steps=0,
-        hit_step_cap=False,
-        success_at_reset=bool(info["success"]),
-        policy_calls=0,
-        perturb_params=info["perturb_params"],
-        obs0_sha1=observation_digest(obs),
-        frames=frames,
-    )
-    done = result.success_at_reset
-    while not done:
-        chunk = policy.act(policy_input(env, obs, policy), [slot])
-        result.policy_calls += 1
-        for action in np.asarray(chunk)[0, : policy.spec.execute_horizon]:
-            obs, _, terminated, truncated, _ = env.step(action)
-            if record_frames:
-                frames.append(np.concatenate([obs["agentview_rgb"], obs["wrist_rgb"]], axis=1))
-            if terminated or truncated:
-                result.success, result.hit_step_cap, done = bool(terminated), bool(truncated), True
-                break
-    result.steps = env.steps
-    return result
+    while not episode.done:
+        chunk = policy.act(episode.policy_input(policy.spec.observation_keys), [slot])
+        episode.apply(np.asarray(chunk)[0], policy.spec.execute_horizon)
+    return episode.result
 
 
 def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
@@ -94,15 +116,22 @@ def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
 
     Returns (row fields, result or None, traceback text or None)."""
     start = time.perf_counter()
-    row: dict[str, Any] = {"error": None}
-    result, trace = None, None
+    result, error, trace = None, None, None
     try:
         result = fn()
     except Exception as exc:  # recorded per episode so the run goes on
-        row["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-        trace = traceback.format_exc()
-    row["wall_s"] = time.perf_counter() - start
-    if result is not None:
+        error, trace = error_text(exc), traceback.format_exc()
+    return outcome_row(result, error, time.perf_counter() - start), result, trace
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def outcome_row(result: EpisodeResult | None, error: str | None, wall_s: float) -> dict[str, Any]:
+    """The outcome fields of a row; an errored episode (result None) counts as a failure."""
+    row: dict[str, Any] = {"error": error, "wall_s": wall_s}
+    if result is not None and error is None:
         row.update(
             success=result.success,
             steps=result.steps,
@@ -122,4 +151,4 @@ def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
             perturb_params="{}",
             obs0_sha1=None,
         )
-    return row, result, trace
+    return row

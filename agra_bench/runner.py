@@ -1,16 +1,13 @@
-"""Plans a run's episodes, runs the unfinished ones on worker processes and stores the rows.
+"""Plans a run's episodes, runs the unfinished ones on an executor and stores the rows.
 
-The runner knows keys and rows, not policies: workers build the policy from its name. Each
-worker process runs one episode at a time; at most `workers` episodes are in flight, so a
-killed run loses at most that many, and resuming skips every key already in the table.
+Executors (`local_executor`, `ray_executor`) yield rows as episodes finish; at most `workers`
+episodes are in flight, so a killed run loses at most that many, and resuming skips every key
+already in the table. The store alone writes `episodes.parquet`.
 """
 
 from __future__ import annotations
 
 import inspect
-import multiprocessing as mp
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +24,15 @@ from rich.progress import (
 
 from agra_bench.config import RunConfig
 from agra_bench.errors import UsageError
+from agra_bench.local_executor import execute_local
 from agra_bench.manifest import build_manifest, write_manifest
 from agra_bench.plan import EpisodeKey, plan_episodes
 from agra_bench.protocol import get_protocol
 from agra_bench.records import EpisodeStore
 from agra_bench.suites import get_task, suite_kind
 from agra_bench.versions import check_libero_stack, check_robosuite_stack
-from agra_bench.worker import WorkerSettings, init_worker, run_key
+from agra_bench.worker import WorkerSettings
 from policies.registry import resolve_policy_name
-
-MAX_CRASH_RETRIES = 1
 
 
 @dataclass
@@ -110,7 +106,7 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
 
                 rows = execute_ray(todo, settings, config.workers, config.video, config.address)
             else:
-                rows = _execute(todo, settings, config.workers, config.video)
+                rows = execute_local(todo, settings, config.workers, config.video, config.env_groups)
             for row in rows:
                 store.add({**static_fields(config, run_id, row.pop("key")), **row})
                 summary.ran += 1
@@ -125,58 +121,6 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
         return summary
     finally:
         store.close()
-
-
-def _execute(todo: list[EpisodeKey], settings: WorkerSettings, workers: int, video: int):
-    """Yield finished rows (with their key under 'key') as episodes complete, in any order."""
-    pending = list(reversed(todo))  # pop() from the end keeps task-major order
-    crashes: dict[str, int] = {}
-    context = mp.get_context("spawn")
-    while pending:
-        pool = ProcessPoolExecutor(
-            max_workers=max(1, min(workers, len(pending))),
-            mp_context=context,
-            initializer=init_worker,
-            initargs=(settings, workers),
-        )
-        in_flight: dict[Future, EpisodeKey] = {}
-        try:
-            while pending or in_flight:
-                while pending and len(in_flight) < workers:
-                    key = pending.pop()
-                    in_flight[pool.submit(run_key, key, key.episode < video)] = key
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    key = in_flight.pop(future)
-                    row = future.result()
-                    row.pop("worker_pid", None)
-                    yield {**row, "key": key}
-        except BrokenProcessPool:
-            # A worker died (e.g. a simulator segfault): retry its episodes once, then record them.
-            for key in in_flight.values():
-                crashes[key.id] = crashes.get(key.id, 0) + 1
-                if crashes[key.id] > MAX_CRASH_RETRIES:
-                    yield _crash_row(key)
-                else:
-                    pending.append(key)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _crash_row(key: EpisodeKey) -> dict[str, Any]:
-    return {
-        "key": key,
-        "error": "WorkerCrashed: the worker process died during this episode",
-        "wall_s": 0.0,
-        "success": False,
-        "steps": 0,
-        "hit_step_cap": False,
-        "success_at_reset": False,
-        "policy_calls": 0,
-        "perturb_params": "{}",
-        "obs0_sha1": None,
-        "video": None,
-    }
 
 
 def _progress(console: Console | None, show: bool) -> Progress:

@@ -1,4 +1,9 @@
-"""Code that runs inside a worker process: one simulator and one policy per process.
+"""Code that runs inside a worker process: one simulator per process.
+
+Two ways to drive it:
+- `serve` (the local executor): the worker holds an episode and answers each chunk of actions
+  with the next observation; the policy lives in the parent, which batches it across workers.
+- `run_key` (the Ray executor): the worker also holds a policy and runs whole episodes.
 
 Workers are started with the `spawn` method and build their simulator on first use, because
 an EGL context created in a parent and inherited through fork hangs. A worker keeps the env of
@@ -10,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +24,7 @@ from typing import Any
 from agra_bench.envs import make_env
 from agra_bench.envs.base import SimTaskEnv
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import run_episode, timed_row
+from agra_bench.rollout import EpisodeResult, EpisodeRun, error_text, outcome_row, run_episode, timed_row
 from agra_bench.video import write_video
 from perturbations.spec import Arm
 from policies.base import Policy
@@ -66,6 +73,26 @@ def init_worker(settings: WorkerSettings, workers: int = 1) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     _settings = settings
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine shows to CUDA: CUDA_VISIBLE_DEVICES when set, else /dev/nvidiaN."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    return sorted(p.name[6:] for p in Path("/dev").glob("nvidia[0-9]*"))
+
+
+def select_render_device(index: int) -> str | None:
+    """Spread workers' EGL contexts over the GPUs (worker i renders on GPU i mod n).
+
+    Only with MUJOCO_GL=egl and a GPU present, and never over a MUJOCO_EGL_DEVICE_ID the user
+    set. Without a GPU, EGL falls back to Mesa's CPU rasteriser and nothing is set."""
+    gpus = visible_gpus()
+    if os.environ.get("MUJOCO_GL") != "egl" or not gpus or "MUJOCO_EGL_DEVICE_ID" in os.environ:
+        return os.environ.get("MUJOCO_EGL_DEVICE_ID")
+    os.environ["MUJOCO_EGL_DEVICE_ID"] = gpus[index % len(gpus)]
+    return os.environ["MUJOCO_EGL_DEVICE_ID"]
 
 
 def _get_policy() -> Policy:
@@ -126,3 +153,65 @@ def _log_error(key: EpisodeKey, trace: str) -> None:
     log = Path(_settings.run_dir) / "logs" / f"episode-{key.id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"{key}\n\n{trace}")
+
+
+def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[str, ...]) -> None:
+    """The local executor's worker loop. Messages from the parent, and the answer to each:
+
+        ("start", key, record_video)     -> ("obs", batch) or ("row", row) if already over
+        ("act", chunk (Ta, 7), horizon)  -> ("obs", batch) or ("row", row) when it ends
+        ("abort", error, trace)          -> ("row", row): the policy failed for this episode
+        ("close",)                       -> the worker exits
+
+    `batch` holds only the observation `keys` the policy asked for (B = 1). An exception in the
+    simulator ends the episode with its error in the row; the worker then serves the next one.
+    """
+    init_worker(settings, workers)
+    select_render_device(index)
+    key, episode, start = None, None, 0.0
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message[0] == "close":
+            _drop_env()
+            return
+        try:
+            if message[0] == "start":
+                _, key, record_video = message
+                start, episode = time.perf_counter(), None
+                episode = EpisodeRun(_get_env(key), key, record_video)
+            elif message[0] == "act":
+                episode.apply(message[1], message[2])
+            else:  # "abort"
+                conn.send(("row", _finish(key, None, start, message[1], message[2], drop_env=False)))
+                continue
+        except Exception as exc:  # the simulator failed: record it, rebuild the env next time
+            conn.send(("row", _finish(key, None, start, error_text(exc), traceback.format_exc())))
+            continue
+        if episode.done:
+            conn.send(("row", _finish(key, episode.result, start, None, None)))
+        else:
+            conn.send(("obs", episode.policy_input(keys)))
+
+
+def _finish(
+    key: EpisodeKey,
+    result: EpisodeResult | None,
+    start: float,
+    error: str | None,
+    trace: str | None,
+    drop_env: bool = True,
+) -> dict[str, Any]:
+    row = outcome_row(result, error, time.perf_counter() - start)
+    row["video"] = None
+    if trace is not None:
+        _log_error(key, trace)
+        if drop_env:
+            _drop_env()  # the simulator may be in a bad state
+    elif result is not None and result.frames:
+        videos = Path(_settings.run_dir) / "videos"
+        path = write_video(videos, key, result.frames, result.success, _settings.fps)
+        row["video"] = str(path.relative_to(_settings.run_dir))
+    return row

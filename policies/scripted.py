@@ -12,14 +12,15 @@ Grasps come from each object's collision geometry (see `agra_bench.envs.geometry
 - wider objects (bowls, plates) are grasped by the rim nearest the gripper, fingers closing
   radially across the wall.
 
-Goals covered: (on|in, object, target) and (lift, object). Other goals (open, turnon, ...) get a
-clear error, which the runner records per episode.
+Goals covered: (on|in, object, target) and (lift, object), and conjunctions of them, done one
+after the other in the goal's order (libero_10's "put both ... in the basket"). Other goals
+(open, close, turnon) get a clear error, which the runner records per episode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,8 +51,7 @@ class SlotState:
     phase: str
     steps: int = 0
     plan: Plan | None = None
-    carry_z: float = 0.0
-    memory: dict = field(default_factory=dict)
+    goal: int = 0  # index of the goal predicate being worked on
 
 
 HAND_HALF_LENGTH, HAND_HALF_WIDTH = 0.115, 0.035  # the Panda hand's footprint around the grasp axis
@@ -70,8 +70,20 @@ def hand_clearance(obstacles: np.ndarray, centre: np.ndarray, angle: float) -> f
     return float(min(np.where(outside > 0, outside, -inside).min(), CLEARANCE_ENOUGH))
 
 
+# Points spread through a box (trilinear weights of its 8 corners): corners alone miss a hand
+# that overlaps the middle of a large panel (a cabinet's top over an open drawer).
+_GRID = np.linspace(0.0, 1.0, 5)
+_WEIGHTS = np.array(
+    [
+        [(1 - u if i == 0 else u) * (1 - v if j == 0 else v) * (1 - w if k == 0 else w)
+         for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+        for u in _GRID for v in _GRID for w in _GRID
+    ]
+)  # fmt: skip
+
+
 def obstacle_points(state: dict, obj: str, above_z: float) -> np.ndarray:
-    """Corners and centres of other objects' geoms that rise above `above_z` (hand height)."""
+    """Points through the geoms of other objects that rise above `above_z` (hand height)."""
     chunks = []
     for name, points in state["object_points"].items():
         if name == obj or len(points) == 0:
@@ -79,7 +91,8 @@ def obstacle_points(state: dict, obj: str, above_z: float) -> np.ndarray:
         boxes = points.reshape(-1, 8, 3)
         tall = boxes[:, :, 2].max(axis=1) > above_z
         if tall.any():
-            chunks += [boxes[tall].reshape(-1, 3), boxes[tall].mean(axis=1)]
+            spread = np.einsum("pc,bcd->bpd", _WEIGHTS, boxes[tall]).reshape(-1, 3)
+            chunks.append(spread[spread[:, 2] > above_z])
     return np.concatenate(chunks) if chunks else np.zeros((0, 3))
 
 
@@ -122,17 +135,22 @@ def yaw_error(target: float, axis: np.ndarray) -> float:
     return float((target - current + np.pi / 2) % np.pi - np.pi / 2)
 
 
-def parse_goal(state: dict) -> tuple[str, str, str | None]:
-    """(kind, object, target) from the goal; ValueError naming the goal if it is not covered."""
+def parse_goals(state: dict) -> list[tuple[str, str, str | None]]:
+    """(kind, object, target) for every goal predicate, in the goal's order; ValueError naming
+    the first predicate the primitives do not cover."""
+    goals: list[tuple[str, str, str | None]] = []
     for predicate in state["goal"]:
         kind = predicate[0].lower()
         if kind in ("on", "in") and len(predicate) == 3:
-            return kind, predicate[1], predicate[2]
-        if kind == "lift" and len(predicate) == 2:
-            return kind, predicate[1], None
-    raise ValueError(
-        f"scripted oracle covers (on|in, object, target) and (lift, object) goals; got {state['goal']}"
-    )
+            goals.append((kind, predicate[1], predicate[2]))
+        elif kind == "lift" and len(predicate) == 2:
+            goals.append((kind, predicate[1], None))
+        else:
+            raise ValueError(
+                "scripted oracle covers (on|in, object, target) and (lift, object) goals; "
+                f"got {predicate} in {state['goal']}"
+            )
+    return goals
 
 
 def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
@@ -171,8 +189,9 @@ class ScriptedPickPlace(Policy):
         )
 
     def _act_one(self, state: dict, slot: int) -> np.ndarray:
-        kind, obj, target = parse_goal(state)
+        goals = parse_goals(state)
         me = self._slots[slot]
+        kind, obj, target = goals[me.goal]
         me.steps += 1
         eef = np.asarray(state["eef_pos"])
         if me.plan is None or me.phase == "above_object":
@@ -211,8 +230,10 @@ class ScriptedPickPlace(Policy):
             done = reached(eef, waypoint, 0.01) or me.steps > 50
         elif me.phase == "release":
             waypoint, gripper, done = np.array([*target_xy, place_z]), OPEN, me.steps > 10
-        else:  # retreat and hold
+        else:  # retreat, then the next goal predicate or hold
             waypoint = np.array([*target_xy, carry_z + 0.05])
+            if me.goal + 1 < len(goals) and (reached(eef, waypoint, 0.02) or me.steps > 40):
+                me.goal, me.phase, me.steps, me.plan = me.goal + 1, self.SEQUENCE[0], 0, None
         if done:
             me.phase, me.steps = self.SEQUENCE[self.SEQUENCE.index(me.phase) + 1], 0
         action = np.zeros(7, dtype=np.float32)

@@ -43,8 +43,20 @@ def assert_one_line_error(result, *fragments):
         (["run", "--suite", "libero_10"], ["Missing option '--policy'"]),
         (["report", "/nonexistent-folder"], ["no such folder"]),
         ([*RUN, "--checkpoint", "/"], ["policy 'random' takes no --checkpoint"]),
-        (["train", "--policy", "agra", "--data", "/nonexistent.hdf5", "--out", "/tmp/x", "--config", "smal"],
-         ["unknown WAM config 'smal'", "did you mean 'small'"]),
+        (
+            [
+                "train",
+                "--policy",
+                "agra",
+                "--data",
+                "/nonexistent.hdf5",
+                "--out",
+                "/tmp/x",
+                "--config",
+                "smal",
+            ],
+            ["unknown WAM config 'smal'", "did you mean 'small'"],
+        ),
         (["collect", "--suite", "libero_object", "--out", "/tmp/x", "--episodes", "0"], ["bad --episodes 0"]),
     ],
 )

@@ -12,18 +12,18 @@ from agra_bench.envs import make_env
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import run_episode
 from policies import make_policy
-from policies.scripted import parse_goal, plan_grasp, yaw_error
+from policies.scripted import parse_goals, plan_grasp, yaw_error
 from tests.conftest import run_episodes
 
 pytestmark = pytest.mark.sim
 
 
 def test_goal_parsing():
-    state = {"goal": [["In", "soup_1", "basket_1_contain_region"]]}
-    assert parse_goal(state) == ("in", "soup_1", "basket_1_contain_region")
-    assert parse_goal({"goal": [["lift", "cube"]]}) == ("lift", "cube", None)
-    with pytest.raises(ValueError, match="covers"):
-        parse_goal({"goal": [["Open", "drawer_1"]]})
+    state = {"goal": [["In", "soup_1", "basket_1_contain_region"], ["on", "mug_1", "plate_1"]]}
+    assert parse_goals(state) == [("in", "soup_1", "basket_1_contain_region"), ("on", "mug_1", "plate_1")]
+    assert parse_goals({"goal": [["lift", "cube"]]}) == [("lift", "cube", None)]
+    with pytest.raises(ValueError, match=r"covers .* got \['Open', 'drawer_1'\]"):
+        parse_goals({"goal": [["on", "mug_1", "plate_1"], ["Open", "drawer_1"]]})
 
 
 def test_grasp_plan_on_constructed_shapes():
