@@ -8,7 +8,7 @@ G = 1 makes one policy call per control step for all N envs; G = 2 lets one half
 while the policy serves the other. Prints env-steps/s per variant (median over --repeats) and
 the ratios against w2_g1, the plain one-worker-per-core setting, on lines containing `ratio`.
 
-    python bench/pipelining.py                  # 4 episodes x 40 steps, 40 ms policy, 3 repeats
+    python bench/pipelining.py                  # 4 episodes x 150 steps, 100 ms policy, 3 repeats
     python bench/pipelining.py --quick          # 1 repeat
 """
 
@@ -33,9 +33,9 @@ def main() -> None:
     parser.add_argument("--suite", default="libero_spatial")
     parser.add_argument("--task", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat")
     args = parser.parse_args()

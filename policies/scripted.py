@@ -33,7 +33,11 @@ GAIN = 20.0  # position action per metre of error (1.0 at 5 cm; OSC_POSE moves <
 YAW_GAIN = 5.0  # rotation action per radian of yaw error (OSC_POSE turns ~0.08 rad per unit)
 MAX_GRASP_WIDTH = 0.065  # widest footprint grasped across its body (the Panda opens ~8 cm)
 RIM_INSET = 0.012  # grasp this far inside the rim of wide objects
+RIM_NEIGHBOURHOOD = 0.03  # geometry points this close (xy) to the rim grasp give its height
 FINGER_DEPTH = 0.04  # fingertips go at most this far below an object's top
+HELD_REACH = 0.12  # a held object's centre is at most this far (xy) from the gripper
+EMPTY_GRIP = 0.004  # finger opening (m) below which a closed gripper holds nothing
+MAX_ATTEMPTS = 2  # grasps tried again after closing on nothing
 
 
 @dataclass
@@ -52,6 +56,8 @@ class SlotState:
     steps: int = 0
     plan: Plan | None = None
     goal: int = 0  # index of the goal predicate being worked on
+    held: np.ndarray | None = None  # gripper minus object centre (xy) while carrying
+    attempts: int = 0  # grasps retried in this goal
 
 
 HAND_HALF_LENGTH, HAND_HALF_WIDTH = 0.115, 0.035  # the Panda hand's footprint around the grasp axis
@@ -117,7 +123,6 @@ def plan_grasp(points: np.ndarray, eef: np.ndarray, obstacles: np.ndarray) -> Pl
                 best = (score, angle)
         return Plan(np.array([*centre, z]), float(best[1]) if best else shape["angle"], z - zmin, np.zeros(2))
     radius = shape["width"] / 2
-    z = max(zmax - 0.02, zmin + 0.01)
     towards_eef = float(np.arctan2(*(eef[:2] - centre)[::-1]))
     best = None
     for angle in towards_eef + np.radians(np.arange(-90.0, 91.0, 15.0)):
@@ -126,6 +131,10 @@ def plan_grasp(points: np.ndarray, eef: np.ndarray, obstacles: np.ndarray) -> Pl
         score = (round(hand_clearance(obstacles, rim, angle), 3), -abs(angle - towards_eef))
         if best is None or score > best[0]:
             best = (score, angle, rim)
+    # The rim's own height where the fingers close: a bowl resting tilted has a low side.
+    near = np.linalg.norm(points[:, :2] - best[2], axis=1) < RIM_NEIGHBOURHOOD
+    rim_top = float(points[near, 2].max()) if near.any() else zmax
+    z = max(rim_top - 0.02, zmin + 0.01)
     return Plan(np.array([*best[2], z]), float(best[1]), z - zmin, best[2] - centre)
 
 
@@ -188,6 +197,23 @@ class ScriptedPickPlace(Policy):
             [self._act_one(s, slot)[None] for s, slot in zip(obs[PRIVILEGED], slots, strict=True)]
         )
 
+    @staticmethod
+    def _held_offset(state: dict, obj: str, eef: np.ndarray, me: SlotState) -> np.ndarray:
+        """Gripper minus object centre (xy), so that the object's centre lands on the target.
+
+        Grasps across the body hold the object centred: the planned offset (zero) holds. A rim
+        grasp holds it off-centre, and a bowl lifted from a slope or by a tilted rim swings in
+        the hand; its offset is measured while carrying and frozen once lowering starts."""
+        if not np.any(me.plan.offset):
+            return me.plan.offset
+        if me.phase == "above_target" or me.held is None:
+            held = eef[:2] - np.asarray(state["objects"][obj])[:2]
+            opening = float(state["gripper_qpos"][0] - state["gripper_qpos"][1])
+            # An object that is not in the hand (a missed grasp) must not move the target.
+            in_hand = opening >= EMPTY_GRIP and np.linalg.norm(held) < HELD_REACH
+            me.held = held if in_hand else me.plan.offset
+        return me.held
+
     def _act_one(self, state: dict, slot: int) -> np.ndarray:
         goals = parse_goals(state)
         me = self._slots[slot]
@@ -200,7 +226,7 @@ class ScriptedPickPlace(Policy):
         plan = me.plan
         if target is not None:
             target_xy, target_top = target_geometry(state, target)
-            target_xy = target_xy + plan.offset  # so that the object's centre lands on the target
+            target_xy = target_xy + self._held_offset(state, obj, eef, me)
             place_z = target_top + plan.height_in_hand + self.place_clearance
         else:
             target_xy, place_z = plan.grasp[:2], plan.grasp[2] + 0.15
@@ -220,6 +246,11 @@ class ScriptedPickPlace(Policy):
         elif me.phase == "lift":
             waypoint, gripper = np.array([eef[0], eef[1], carry_z]), CLOSE
             done = eef[2] >= carry_z - 0.01 or me.steps > 50
+            opening = float(state["gripper_qpos"][0] - state["gripper_qpos"][1])
+            if me.steps > 8 and opening < EMPTY_GRIP and me.attempts < MAX_ATTEMPTS:
+                # The fingers closed on nothing: open, and plan again from where the object is now.
+                me.attempts += 1
+                me.phase, me.steps, me.plan, gripper, done = "above_object", 0, None, OPEN, False
             if kind == "lift":
                 done = False  # hold the object up: lifting is the whole task
         elif me.phase == "above_target":
@@ -233,7 +264,8 @@ class ScriptedPickPlace(Policy):
         else:  # retreat, then the next goal predicate or hold
             waypoint = np.array([*target_xy, carry_z + 0.05])
             if me.goal + 1 < len(goals) and (reached(eef, waypoint, 0.02) or me.steps > 40):
-                me.goal, me.phase, me.steps, me.plan = me.goal + 1, self.SEQUENCE[0], 0, None
+                me.goal, me.phase, me.steps, me.plan, me.held = me.goal + 1, self.SEQUENCE[0], 0, None, None
+                me.attempts = 0
         if done:
             me.phase, me.steps = self.SEQUENCE[self.SEQUENCE.index(me.phase) + 1], 0
         action = np.zeros(7, dtype=np.float32)
