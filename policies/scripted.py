@@ -10,7 +10,9 @@ Grasps come from each object's collision geometry (see `agra_bench.envs.geometry
 - objects narrower than the open gripper are grasped across their narrowest horizontal
   direction, at mid-height for flat objects and a few centimetres below the top for tall ones;
 - wider objects (bowls, plates) are grasped by the rim nearest the gripper, fingers closing
-  radially across the wall.
+  radially across the wall, at the local height of the rim; while carrying, the object's
+  measured offset in the hand decides where the gripper goes, so its centre lands on target;
+- a grasp that closes on nothing is opened and planned again (twice at most).
 
 Goals covered: (on|in, object, target) and (lift, object), and conjunctions of them, done one
 after the other in the goal's order (libero_10's "put both ... in the basket"). Other goals
@@ -58,6 +60,7 @@ class SlotState:
     goal: int = 0  # index of the goal predicate being worked on
     held: np.ndarray | None = None  # gripper minus object centre (xy) while carrying
     attempts: int = 0  # grasps retried in this goal
+    planned_at: np.ndarray | None = None  # the object's position when the grasp was planned
 
 
 HAND_HALF_LENGTH, HAND_HALF_WIDTH = 0.115, 0.035  # the Panda hand's footprint around the grasp axis
@@ -220,9 +223,13 @@ class ScriptedPickPlace(Policy):
         kind, obj, target = goals[me.goal]
         me.steps += 1
         eef = np.asarray(state["eef_pos"])
-        if me.plan is None or me.phase == "above_object":
-            points = state["object_points"][obj]  # the object has not moved yet
+        where = np.asarray(state["objects"][obj])
+        if me.plan is None or (me.phase == "above_object" and np.linalg.norm(where - me.planned_at) > 0.01):
+            # Planned once per approach, again only if the object moves before the grasp:
+            # re-planning at every step let a rim grasp's side flip as the hand moved.
+            points = state["object_points"][obj]
             me.plan = plan_grasp(points, eef, obstacle_points(state, obj, float(points[:, 2].min()) + 0.03))
+            me.planned_at = where
         plan = me.plan
         if target is not None:
             target_xy, target_top = target_geometry(state, target)

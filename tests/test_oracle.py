@@ -48,6 +48,7 @@ def test_yaw_error_wraps_modulo_half_a_turn():
     [
         ("libero_object", 1),
         ("libero_spatial", 0),
+        ("libero_10", 0),  # two goals, one after the other: soup, then tomato sauce, in the basket
         ("robosuite_lift", 0),
         ("robosuite_stack", 0),
         ("robosuite_pick_place_can", 0),
@@ -60,6 +61,18 @@ def test_oracle_solves_tasks_without_images(suite, task_id):
     try:
         result = run_episode(env, policy, EpisodeKey(suite, task_id, 0, 0, 0, "none", 0, "id"))
         assert result.success and not result.success_at_reset and result.steps < env.max_steps
+    finally:
+        env.close()
+
+
+def test_oracle_retries_a_missed_rim_grasp():
+    """Init state 2 of libero_spatial task 5: the bowl rests tilted on the ramekin and the
+    first rim grasp closes on nothing; the oracle opens, plans again and places the bowl."""
+    env = make_env("libero_spatial", 5, image_size=32, render_images=False)
+    policy = make_policy("scripted")
+    try:
+        result = run_episode(env, policy, EpisodeKey("libero_spatial", 5, 2, 2, 2, "none", 0, "id"))
+        assert result.success and policy._slots[0].attempts == 1
     finally:
         env.close()
 
