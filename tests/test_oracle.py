@@ -66,12 +66,13 @@ def test_oracle_solves_tasks_without_images(suite, task_id):
 
 
 def test_oracle_retries_a_missed_rim_grasp():
-    """Init state 2 of libero_spatial task 5: the bowl rests tilted on the ramekin and the
-    first rim grasp closes on nothing; the oracle opens, plans again and places the bowl."""
-    env = make_env("libero_spatial", 5, image_size=32, render_images=False)
+    """Init state 37 of libero_spatial task 4 (bowl in the open top drawer): the first rim grasp
+    closes on nothing; the oracle opens, plans again and places the bowl (found by a scan of
+    the 50 init states; the physics is deterministic)."""
+    env = make_env("libero_spatial", 4, image_size=32, render_images=False)
     policy = make_policy("scripted")
     try:
-        result = run_episode(env, policy, EpisodeKey("libero_spatial", 5, 2, 2, 2, "none", 0, "id"))
+        result = run_episode(env, policy, EpisodeKey("libero_spatial", 4, 37, 37, 37, "none", 0, "id"))
         assert result.success and policy._slots[0].attempts == 1
     finally:
         env.close()
