@@ -89,6 +89,9 @@ def test_render_device_per_worker(monkeypatch):
     the user's own choice. (No GPU here: the GPUs are named through CUDA_VISIBLE_DEVICES.)"""
     from agra_bench.worker import select_render_device
 
+    # A private copy of the environment: select_render_device writes os.environ itself, and
+    # those writes must not reach the CLI runs of later tests.
+    monkeypatch.setattr(os, "environ", dict(os.environ))
     monkeypatch.setenv("MUJOCO_GL", "egl")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     monkeypatch.delenv("MUJOCO_EGL_DEVICE_ID", raising=False)
