@@ -37,7 +37,7 @@ import numpy as np
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import batch_observations, error_text
 from agra_bench.worker import WorkerSettings, serve
-from policies.base import PRIVILEGED, Policy
+from policies.base import Policy
 from policies.registry import make_policy
 
 MAX_CRASH_RETRIES = 1
@@ -157,11 +157,7 @@ def _act(policy: Policy, waiting: list[WorkerSlot]) -> None:
 
 
 def _call(policy: Policy, waiting: list[WorkerSlot]) -> np.ndarray:
-    inputs = [slot.observation for slot in waiting]
-    keys = tuple(k for k in policy.spec.observation_keys if k != PRIVILEGED)
-    batch = batch_observations([{k: b[k][0] for k in keys} for b in inputs], keys)
-    if PRIVILEGED in policy.spec.observation_keys:
-        batch[PRIVILEGED] = [b[PRIVILEGED][0] for b in inputs]
+    batch = batch_observations([slot.observation for slot in waiting], policy.spec.observation_keys)
     chunks = np.asarray(policy.act(batch, [slot.index for slot in waiting]), dtype=np.float32)
     expected = (len(waiting), policy.spec.chunk_length, 7)
     if chunks.shape != expected:

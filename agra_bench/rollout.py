@@ -33,20 +33,12 @@ class EpisodeResult:
 
 
 def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
-    """Stack per-env observations into the batch layout of `policies.base` (B first)."""
+    """Stack per-env observations into the batch layout of `policies.base` (B first); the
+    instruction and the privileged state stay lists."""
     batch: dict[str, Any] = {}
     for key in keys:
         values = [o[key] for o in observations]
-        batch[key] = values if key == "instruction" else np.stack(values)
-    return batch
-
-
-def policy_input(env: SimTaskEnv, obs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The batch (B = 1) of the observation keys a policy asked for; the privileged state is
-    computed only when asked."""
-    batch = batch_observations([obs], tuple(k for k in keys if k != PRIVILEGED))
-    if PRIVILEGED in keys:
-        batch[PRIVILEGED] = [env.privileged_state()]
+        batch[key] = values if key in ("instruction", PRIVILEGED) else np.stack(values)
     return batch
 
 
@@ -82,8 +74,14 @@ class EpisodeRun:
     def _frame(obs: dict[str, Any]) -> np.ndarray:
         return np.concatenate([obs["agentview_rgb"], obs["wrist_rgb"]], axis=1)
 
+    def observation(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        """This env's observation, only the keys a policy asked for; the privileged state is
+        computed only when asked."""
+        return {k: self.env.privileged_state() if k == PRIVILEGED else self.obs[k] for k in keys}
+
     def policy_input(self, keys: tuple[str, ...]) -> dict[str, Any]:
-        return policy_input(self.env, self.obs, keys)
+        """The batch (B = 1) a policy called inline gets."""
+        return batch_observations([self.observation(keys)], keys)
 
     def apply(self, chunk: np.ndarray, execute_horizon: int) -> None:
         """Execute the first `execute_horizon` actions of one chunk (Ta, 7), stopping at the end."""

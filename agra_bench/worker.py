@@ -158,12 +158,12 @@ def _log_error(key: EpisodeKey, trace: str) -> None:
 def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[str, ...]) -> None:
     """The local executor's worker loop. Messages from the parent, and the answer to each:
 
-        ("start", key, record_video)     -> ("obs", batch) or ("row", row) if already over
-        ("act", chunk (Ta, 7), horizon)  -> ("obs", batch) or ("row", row) when it ends
+        ("start", key, record_video)     -> ("obs", obs) or ("row", row) if already over
+        ("act", chunk (Ta, 7), horizon)  -> ("obs", obs) or ("row", row) when it ends
         ("abort", error, trace)          -> ("row", row): the policy failed for this episode
         ("close",)                       -> the worker exits
 
-    `batch` holds only the observation `keys` the policy asked for (B = 1). An exception in the
+    `obs` holds one env's observation, only the `keys` the policy asked for. An exception in the
     simulator ends the episode with its error in the row; the worker then serves the next one.
     """
     init_worker(settings, workers)
@@ -193,7 +193,7 @@ def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[
         if episode.done:
             conn.send(("row", _finish(key, episode.result, start, None, None)))
         else:
-            conn.send(("obs", episode.policy_input(keys)))
+            conn.send(("obs", episode.observation(keys)))
 
 
 def _finish(
