@@ -1,22 +1,30 @@
-"""`scripted`: a privileged pick-and-place oracle driven by simulator ground truth.
+"""`scripted`: a privileged oracle driven by simulator ground truth (pick and place, push,
+turn a knob, open and close drawers).
 
-It reads object geometry and goal regions from `SimTaskEnv.privileged_state` (never pixels)
-and runs a fixed sequence of primitives in the delta-EEF action space: approach above the
-grasp point with the fingers turned to the object, descend, close, lift, carry above the
-target, lower, open, retreat. Because it never looks at images, its success under a
-perturbation shows that the perturbation left the task itself solvable.
+It reads object geometry, joints and goal regions from `SimTaskEnv.privileged_state` (never
+pixels) and runs primitives in the delta-EEF action space. Pick and place lives here:
+approach above the grasp point with the fingers turned to the object, descend, close, lift,
+carry above the target, lower, open, retreat. Because the oracle never looks at images, its
+success under a perturbation shows that the perturbation left the task itself solvable.
 
-Grasps come from each object's collision geometry (see `agra_bench.envs.geometry`):
+Grasps come from each object's collision geometry (`policies.oracle_grasp`):
 - objects narrower than the open gripper are grasped across their narrowest horizontal
   direction, at mid-height for flat objects and a few centimetres below the top for tall ones;
-- wider objects (bowls, plates) are grasped by the rim nearest the gripper, fingers closing
-  radially across the wall, at the local height of the rim; while carrying, the object's
-  measured offset in the hand decides where the gripper goes, so its centre lands on target;
+- wider hollow objects (bowls, mugs) by the rim nearest the gripper, fingers closing radially
+  across the wall; wider solid ones (a moka pot) by their handle. While carrying an off-centre
+  grasp, the object's measured offset in the hand decides where the gripper goes, so its
+  centre lands on target;
 - a grasp that closes on nothing is opened and planned again (twice at most).
 
-Goals covered: (on|in, object, target) and (lift, object), and conjunctions of them, done one
-after the other in the goal's order (libero_10's "put both ... in the basket"). Other goals
-(open, close, turnon) get a clear error, which the runner records per episode.
+Flat objects wider than the gripper (plates) are slid instead, knobs on vertical hinges (a
+stove's switch) are gripped and twisted (`policies.oracle_skills`), and drawers are pulled
+open by their handle or pressed shut (`policies.oracle_drawer`).
+
+Goals covered: (on|in, object, target), (lift, object), (turnon|turnoff, knob),
+(open|close, drawer), and conjunctions of them, done one after the other: switches and drawers
+to open first, then placements in the goal's order (libero_10's "put both ... in the basket"),
+then drawers to close. Other predicates get a clear error, which the runner records per
+episode.
 """
 
 from __future__ import annotations
@@ -25,31 +33,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-from agra_bench.envs.geometry import footprint
 from policies.base import PRIVILEGED, Policy, PolicySpec
+from policies.oracle_drawer import drawer_step, is_drawer
+from policies.oracle_grasp import MAX_GRASP_WIDTH, Plan, obstacle_points, plan_grasp, reached, yaw_error
+from policies.oracle_skills import (
+    CLOSE,
+    OPEN,
+    Move,
+    is_pushed,
+    push_step,
+    surface_under,
+    target_geometry,
+    turn_step,
+)
 from policies.registry import register_policy
 
-OPEN, CLOSE = -1.0, 1.0
 GAIN = 20.0  # position action per metre of error (1.0 at 5 cm; OSC_POSE moves <= 5 cm per step)
 YAW_GAIN = 5.0  # rotation action per radian of yaw error (OSC_POSE turns ~0.08 rad per unit)
-MAX_GRASP_WIDTH = 0.065  # widest footprint grasped across its body (the Panda opens ~8 cm)
-RIM_INSET = 0.012  # grasp this far inside the rim of wide objects
-RIM_NEIGHBOURHOOD = 0.03  # geometry points this close (xy) to the rim grasp give its height
-FINGER_DEPTH = 0.04  # fingertips go at most this far below an object's top
 HELD_REACH = 0.12  # a held object's centre is at most this far (xy) from the gripper
+REGION_SPREAD = 0.6  # objects sharing a region are this fraction of its length apart, end to end
+HANDLE_DROP = 0.005  # an object held by its handle is let go this far above the surface
 EMPTY_GRIP = 0.004  # finger opening (m) below which a closed gripper holds nothing
 MAX_ATTEMPTS = 2  # grasps tried again after closing on nothing
-
-
-@dataclass
-class Plan:
-    """Where and how to grasp, computed from the object's geometry before it moves."""
-
-    grasp: np.ndarray  # grasp point (world, 3)
-    angle: float  # direction the fingers close along (radians, mod pi)
-    height_in_hand: float  # grasp point above the object's bottom
-    offset: np.ndarray  # grasp point minus the object's footprint centre (xy): rim grasps are off-centre
 
 
 @dataclass
@@ -58,131 +65,74 @@ class SlotState:
     steps: int = 0
     plan: Plan | None = None
     goal: int = 0  # index of the goal predicate being worked on
+    skill: str = ""  # the skill chosen for the current goal, kept until it is finished
     held: np.ndarray | None = None  # gripper minus object centre (xy) while carrying
     attempts: int = 0  # grasps retried in this goal
     planned_at: np.ndarray | None = None  # the object's position when the grasp was planned
+    release_z: float = 0.0  # hand height where the object is let go
 
 
-HAND_HALF_LENGTH, HAND_HALF_WIDTH = 0.115, 0.035  # the Panda hand's footprint around the grasp axis
-CLEARANCE_ENOUGH = 0.04  # beyond this, more clearance does not matter
+# Switches and drawers to open before placing, drawers to close after.
+GOAL_ORDER = {"turnon": 0, "turnoff": 0, "open": 0, "on": 1, "in": 1, "lift": 1, "close": 2}
 
 
-def hand_clearance(obstacles: np.ndarray, centre: np.ndarray, angle: float) -> float:
-    """Horizontal distance from obstacle points to the hand's footprint (negative inside it)."""
-    if len(obstacles) == 0:
-        return CLEARANCE_ENOUGH
-    axis = np.array([np.cos(angle), np.sin(angle)])
-    rel = obstacles[:, :2] - centre
-    along, across = np.abs(rel @ axis), np.abs(rel @ np.array([-axis[1], axis[0]]))
-    outside = np.hypot(np.maximum(along - HAND_HALF_LENGTH, 0), np.maximum(across - HAND_HALF_WIDTH, 0))
-    inside = np.minimum(HAND_HALF_LENGTH - along, HAND_HALF_WIDTH - across)
-    return float(min(np.where(outside > 0, outside, -inside).min(), CLEARANCE_ENOUGH))
+def frame_error(xmat: np.ndarray, pointing: np.ndarray, closing: np.ndarray) -> np.ndarray:
+    """World rotation vector from the hand's orientation to one pointing along `pointing` with
+    the fingers closing along `closing` (sign free). The hand's z axis points out of the
+    fingers and its x axis is the closing axis."""
+    closing = closing - (closing @ pointing) * pointing
+    closing = closing / np.linalg.norm(closing)
+    if closing @ xmat[:, 0] < 0:
+        closing = -closing
+    desired = np.stack([closing, np.cross(pointing, closing), pointing], axis=1)
+    return Rotation.from_matrix(desired @ xmat.T).as_rotvec()
 
 
-# Points spread through a box (trilinear weights of its 8 corners): corners alone miss a hand
-# that overlaps the middle of a large panel (a cabinet's top over an open drawer).
-_GRID = np.linspace(0.0, 1.0, 5)
-_WEIGHTS = np.array(
-    [
-        [(1 - u if i == 0 else u) * (1 - v if j == 0 else v) * (1 - w if k == 0 else w)
-         for i in (0, 1) for j in (0, 1) for k in (0, 1)]
-        for u in _GRID for v in _GRID for w in _GRID
-    ]
-)  # fmt: skip
-
-
-def obstacle_points(state: dict, obj: str, above_z: float) -> np.ndarray:
-    """Points through the geoms of other objects that rise above `above_z` (hand height)."""
-    chunks = []
-    for name, points in state["object_points"].items():
-        if name == obj or len(points) == 0:
-            continue
-        boxes = points.reshape(-1, 8, 3)
-        tall = boxes[:, :, 2].max(axis=1) > above_z
-        if tall.any():
-            spread = np.einsum("pc,bcd->bpd", _WEIGHTS, boxes[tall]).reshape(-1, 3)
-            chunks.append(spread[spread[:, 2] > above_z])
-    return np.concatenate(chunks) if chunks else np.zeros((0, 3))
-
-
-def plan_grasp(points: np.ndarray, eef: np.ndarray, obstacles: np.ndarray) -> Plan:
-    """Grasp across the body when it fits between the fingers, else by the rim; among the
-    feasible finger directions, the one that keeps the hand clearest of other objects."""
-    shape = footprint(points)
-    zmin, zmax = shape["zmin"], shape["zmax"]
-    height = zmax - zmin
-    centre = np.asarray(shape["centre"])
-    xy = points[:, :2]
-    if shape["width"] <= MAX_GRASP_WIDTH:
-        z = max(zmin + min(height / 2, 0.03), zmax - FINGER_DEPTH)
-        best = None
-        for angle in np.radians(np.arange(0.0, 180.0, 5.0)):
-            axis = np.array([np.cos(angle), np.sin(angle)])
-            width = float(np.ptp(xy @ axis))
-            if width > MAX_GRASP_WIDTH:
-                continue
-            score = (round(hand_clearance(obstacles, centre, angle), 3), -width)
-            if best is None or score > best[0]:
-                best = (score, angle)
-        return Plan(np.array([*centre, z]), float(best[1]) if best else shape["angle"], z - zmin, np.zeros(2))
-    radius = shape["width"] / 2
-    towards_eef = float(np.arctan2(*(eef[:2] - centre)[::-1]))
-    best = None
-    for angle in towards_eef + np.radians(np.arange(-90.0, 91.0, 15.0)):
-        radial = np.array([np.cos(angle), np.sin(angle)])
-        rim = centre + radial * (radius - RIM_INSET)
-        score = (round(hand_clearance(obstacles, rim, angle), 3), -abs(angle - towards_eef))
-        if best is None or score > best[0]:
-            best = (score, angle, rim)
-    # The rim's own height where the fingers close: a bowl resting tilted has a low side.
-    near = np.linalg.norm(points[:, :2] - best[2], axis=1) < RIM_NEIGHBOURHOOD
-    rim_top = float(points[near, 2].max()) if near.any() else zmax
-    z = max(rim_top - 0.02, zmin + 0.01)
-    return Plan(np.array([*best[2], z]), float(best[1]), z - zmin, best[2] - centre)
-
-
-def yaw_error(target: float, axis: np.ndarray) -> float:
-    """Signed turn (radians, in [-pi/2, pi/2)) that brings the finger axis to `target` mod pi."""
-    current = float(np.arctan2(axis[1], axis[0]))
-    return float((target - current + np.pi / 2) % np.pi - np.pi / 2)
+def share_of_region(state: dict, target: str, obj: str) -> np.ndarray:
+    """Offset (xy) from a region's centre for `obj` when several goals place objects in that
+    region (libero_10's "put both moka pots on the stove"): side by side along its longer
+    side, REGION_SPREAD of its length apart in all, so the second does not land on the first."""
+    sharing = [goal[1] for goal in parse_goals(state) if goal[2] == target]
+    size = state.get("region_sizes", {}).get(target)
+    if len(sharing) < 2 or size is None:
+        return np.zeros(2)
+    axis = np.eye(2)[int(np.argmax(size))]
+    position = sharing.index(obj) / (len(sharing) - 1) - 0.5  # -0.5 .. 0.5
+    return axis * position * REGION_SPREAD * 2 * float(np.max(size))
 
 
 def parse_goals(state: dict) -> list[tuple[str, str, str | None]]:
-    """(kind, object, target) for every goal predicate, in the goal's order; ValueError naming
-    the first predicate the primitives do not cover."""
+    """(kind, object, target) for every goal predicate: switches and drawers to open first (a
+    pot placed on a stove would hide its knob; a drawer something goes into is opened even when
+    the goal does not say so), then placements in the goal's order, then drawers to close;
+    ValueError naming the first predicate no skill covers."""
     goals: list[tuple[str, str, str | None]] = []
     for predicate in state["goal"]:
         kind = predicate[0].lower()
         if kind in ("on", "in") and len(predicate) == 3:
+            if is_drawer(state, predicate[2]) and ("open", predicate[2], None) not in goals:
+                goals.append(("open", predicate[2], None))  # "put the bowl in the top drawer": open it
             goals.append((kind, predicate[1], predicate[2]))
-        elif kind == "lift" and len(predicate) == 2:
+        elif kind in ("open", "close") and len(predicate) == 2:
+            if not is_drawer(state, predicate[1]):
+                raise ValueError(
+                    f"scripted oracle opens and closes drawers (slide joints); got {predicate}, "
+                    f"and '{predicate[1]}' is not a drawer"
+                )
+            goals.append((kind, predicate[1], None))
+        elif kind in ("lift", "turnon", "turnoff") and len(predicate) == 2:
             goals.append((kind, predicate[1], None))
         else:
             raise ValueError(
-                "scripted oracle covers (on|in, object, target) and (lift, object) goals; "
-                f"got {predicate} in {state['goal']}"
+                "scripted oracle covers (on|in, object, target), (lift, object), "
+                f"(turnon|turnoff, knob) and (open|close, drawer) goals; got {predicate} in {state['goal']}"
             )
-    return goals
-
-
-def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
-    """(xy to place over, top height) of a goal target: a site (region) or an object."""
-    owner = next((o for o in state["objects"] if target == o or target.startswith(f"{o}_")), None)
-    if target in state["sites"]:
-        xy = np.asarray(state["sites"][target])[:2]
-    elif owner is not None:
-        xy = np.asarray(footprint(state["object_points"][owner])["centre"])
-    else:
-        raise ValueError(f"goal target '{target}' is neither a site nor an object of the scene")
-    top = footprint(state["object_points"][owner])["zmax"] if owner else float(state["sites"][target][2])
-    if target in state["sites"]:
-        top = max(top, float(state["sites"][target][2]))
-    return xy, top
+    return sorted(goals, key=lambda goal: GOAL_ORDER[goal[0]])
 
 
 @register_policy("scripted")
 class ScriptedPickPlace(Policy):
-    """Privileged pick-and-place oracle from simulator state (LIBERO pick/place goals, robosuite)."""
+    """Privileged oracle from simulator state: pick and place, push, turn a knob, drawers."""
 
     name = "scripted"
     SEQUENCE = ("above_object", "descend", "grasp", "lift", "above_target", "lower", "release", "retreat")
@@ -193,12 +143,58 @@ class ScriptedPickPlace(Policy):
         self._slots: dict[int, SlotState] = {}
 
     def reset(self, slot: int, seed: int) -> None:
-        self._slots[slot] = SlotState(self.SEQUENCE[0])
+        self._slots[slot] = SlotState("")
 
     def act(self, obs: dict, slots: Sequence[int]) -> np.ndarray:
         return np.stack(
             [self._act_one(s, slot)[None] for s, slot in zip(obs[PRIVILEGED], slots, strict=True)]
         )
+
+    def _act_one(self, state: dict, slot: int) -> np.ndarray:
+        goals = parse_goals(state)
+        me = self._slots[slot]
+        eef = np.asarray(state["eef_pos"])
+        if me.goal >= len(goals):  # every goal done: hold still with the fingers open
+            return self._action(state, Move(eef, OPEN))
+        kind, obj, target = goals[me.goal]
+        if not me.skill:  # chosen when the goal starts: an object tilted by a push stays pushed
+            if kind in ("turnon", "turnoff"):
+                me.skill, me.phase = "turn", "turn_above"
+            elif kind in ("open", "close"):
+                me.skill, me.phase = "drawer", "drawer_rise"
+            elif target is not None and is_pushed(state["object_points"][obj], MAX_GRASP_WIDTH):
+                me.skill, me.phase = "push", "push_above"
+            else:
+                me.skill, me.phase = "pick_place", self.SEQUENCE[0]
+        me.steps += 1
+        if me.skill == "turn":
+            move = turn_step(state, me, obj, kind)
+        elif me.skill == "drawer":
+            move = drawer_step(state, me, obj, kind)
+        elif me.skill == "push":
+            move = push_step(state, me, obj, target)
+        else:
+            move = self._pick_place(state, me, kind, obj, target)
+        if move.finished:
+            self._slots[slot] = SlotState("", goal=me.goal + 1)
+        return self._action(state, move)
+
+    @staticmethod
+    def _action(state: dict, move: Move) -> np.ndarray:
+        action = np.zeros(7, dtype=np.float32)
+        action[:3] = np.clip((move.waypoint - np.asarray(state["eef_pos"])) * GAIN, -1, 1)
+        if move.frame is not None:
+            action[3:6] = np.clip(frame_error(np.asarray(state["eef_xmat"]), *move.frame) * YAW_GAIN, -1, 1)
+            action[6] = move.gripper
+            return action
+        # Keep the fingers pointing down: a hand tilted by a contact (a knob at its stop, a
+        # handle) stays tilted otherwise, since the controller holds whatever orientation it has.
+        pointing = np.asarray(state["eef_xmat"])[:, 2]
+        action[3:5] = np.clip(np.cross(pointing, [0.0, 0.0, -1.0])[:2] * YAW_GAIN, -1, 1)
+        if move.yaw is not None:
+            action[5] = np.clip(yaw_error(move.yaw, state["gripper_axis"]) * YAW_GAIN, -1, 1)
+        action[6] = move.gripper
+        return action
 
     @staticmethod
     def _held_offset(state: dict, obj: str, eef: np.ndarray, me: SlotState) -> np.ndarray:
@@ -217,11 +213,7 @@ class ScriptedPickPlace(Policy):
             me.held = held if in_hand else me.plan.offset
         return me.held
 
-    def _act_one(self, state: dict, slot: int) -> np.ndarray:
-        goals = parse_goals(state)
-        me = self._slots[slot]
-        kind, obj, target = goals[me.goal]
-        me.steps += 1
+    def _pick_place(self, state: dict, me: SlotState, kind: str, obj: str, target: str | None) -> Move:
         eef = np.asarray(state["eef_pos"])
         where = np.asarray(state["objects"][obj])
         if me.plan is None or (me.phase == "above_object" and np.linalg.norm(where - me.planned_at) > 0.01):
@@ -233,18 +225,17 @@ class ScriptedPickPlace(Policy):
         plan = me.plan
         if target is not None:
             target_xy, target_top = target_geometry(state, target)
+            target_xy = target_xy + share_of_region(state, target, obj)
             target_xy = target_xy + self._held_offset(state, obj, eef, me)
             place_z = target_top + plan.height_in_hand + self.place_clearance
         else:
             target_xy, place_z = plan.grasp[:2], plan.grasp[2] + 0.15
         carry_z = max(place_z + 0.08, plan.grasp[2] + 0.1)
-        above_grasp = plan.grasp + [0, 0, self.approach_height]
-        yaw, gripper, done = plan.angle, OPEN, False
+        gripper, done, finished = OPEN, False, False
         if me.phase == "above_object":
-            waypoint = above_grasp
-            done = (reached(eef, waypoint, 0.01) and abs(yaw_error(yaw, state["gripper_axis"])) < 0.05) or (
-                me.steps > 100
-            )
+            waypoint = plan.grasp + [0, 0, self.approach_height]
+            aligned = abs(yaw_error(plan.angle, state["gripper_axis"])) < 0.05
+            done = (reached(eef, waypoint, 0.01) and aligned) or me.steps > 100
         elif me.phase == "descend":
             waypoint = plan.grasp
             done = reached(eef, waypoint, 0.007) or me.steps > 40
@@ -263,25 +254,24 @@ class ScriptedPickPlace(Policy):
         elif me.phase == "above_target":
             waypoint, gripper = np.array([*target_xy, carry_z]), CLOSE
             done = reached(eef[:2], waypoint[:2], 0.008) or me.steps > 120
+        elif me.phase == "lower" and plan.kind == "handle":
+            # Held by a handle, the object hangs at an angle and lower than planned: lower it
+            # until its own bottom is just above the surface under it, then let go.
+            bottom = float(state["object_points"][obj][:, 2].min())
+            surface = surface_under(state, target, np.asarray(state["objects"][obj])[:2])
+            waypoint, gripper = np.array([*target_xy, eef[2] - (bottom - surface - HANDLE_DROP)]), CLOSE
+            done = bottom < surface + 2 * HANDLE_DROP or me.steps > 50
+            me.release_z = eef[2]
         elif me.phase == "lower":
             waypoint, gripper = np.array([*target_xy, place_z]), CLOSE
             done = reached(eef, waypoint, 0.01) or me.steps > 50
+            me.release_z = place_z
         elif me.phase == "release":
-            waypoint, gripper, done = np.array([*target_xy, place_z]), OPEN, me.steps > 10
-        else:  # retreat, then the next goal predicate or hold
+            waypoint, gripper, done = np.array([*target_xy, me.release_z]), OPEN, me.steps > 10
+        else:  # retreat, then the next goal predicate (the last one holds here)
             waypoint = np.array([*target_xy, carry_z + 0.05])
-            if me.goal + 1 < len(goals) and (reached(eef, waypoint, 0.02) or me.steps > 40):
-                me.goal, me.phase, me.steps, me.plan, me.held = me.goal + 1, self.SEQUENCE[0], 0, None, None
-                me.attempts = 0
+            finished = reached(eef, waypoint, 0.02) or me.steps > 40
         if done:
             me.phase, me.steps = self.SEQUENCE[self.SEQUENCE.index(me.phase) + 1], 0
-        action = np.zeros(7, dtype=np.float32)
-        action[:3] = np.clip((waypoint - eef) * GAIN, -1, 1)
-        if me.phase in ("above_object", "descend"):
-            action[5] = np.clip(yaw_error(yaw, state["gripper_axis"]) * YAW_GAIN, -1, 1)
-        action[6] = gripper
-        return action
-
-
-def reached(position: np.ndarray, waypoint: np.ndarray, tolerance: float) -> bool:
-    return bool(np.linalg.norm(np.asarray(position) - np.asarray(waypoint)) < tolerance)
+        yaw = plan.angle if me.phase in ("above_object", "descend") else None
+        return Move(waypoint, gripper, finished, yaw)

@@ -84,3 +84,32 @@ def test_robosuite_tasks_reset_and_step(suite):
         assert truncated is True
     finally:
         env.close()
+
+
+def test_privileged_state_describes_articulated_goal_arguments_and_regions():
+    """libero_goal task 0's drawer is a slide joint, closed at reset, with LIBERO's open range;
+    task 7's stove switch is a hinge about the vertical with its turn-on range; task 5's target
+    region has its half-extents. This is what the oracle's turn and placement skills read."""
+    env = make_env("libero_goal", 0, image_size=IMAGE, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state_id": 0})
+        (drawer,) = env.privileged_state()["articulations"]["wooden_cabinet_1_middle_region"]
+        assert drawer["type"] == "slide" and drawer["qpos"] == pytest.approx(0.0, abs=1e-3)
+        assert drawer["open_ranges"] == pytest.approx([-0.16, -0.14]) and drawer["points"].shape[1] == 3
+    finally:
+        env.close()
+    env = make_env("libero_goal", 7, image_size=IMAGE, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state_id": 0})
+        (switch,) = env.privileged_state()["articulations"]["flat_stove_1"]
+        assert switch["type"] == "hinge" and abs(switch["axis"][2]) == pytest.approx(1.0)
+        assert switch["turnon_ranges"] == pytest.approx([0.5, 2.1]) and switch["qpos"] < 0.5
+    finally:
+        env.close()
+    env = make_env("libero_goal", 5, image_size=IMAGE, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state_id": 0})
+        sizes = env.privileged_state()["region_sizes"]
+        assert np.allclose(sizes["main_table_stove_front_region"], [0.04, 0.04], atol=1e-6)
+    finally:
+        env.close()

@@ -12,7 +12,9 @@ from agra_bench.envs import make_env
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import run_episode
 from policies import make_policy
-from policies.scripted import parse_goals, plan_grasp, yaw_error
+from policies.oracle_grasp import handle_plan, is_solid
+from policies.oracle_skills import plan_knob
+from policies.scripted import parse_goals, plan_grasp, share_of_region, yaw_error
 from tests.conftest import run_episodes
 
 pytestmark = pytest.mark.sim
@@ -22,8 +24,69 @@ def test_goal_parsing():
     state = {"goal": [["In", "soup_1", "basket_1_contain_region"], ["on", "mug_1", "plate_1"]]}
     assert parse_goals(state) == [("in", "soup_1", "basket_1_contain_region"), ("on", "mug_1", "plate_1")]
     assert parse_goals({"goal": [["lift", "cube"]]}) == [("lift", "cube", None)]
-    with pytest.raises(ValueError, match=r"covers .* got \['Open', 'drawer_1'\]"):
-        parse_goals({"goal": [["on", "mug_1", "plate_1"], ["Open", "drawer_1"]]})
+    # A switch comes first whatever its place in the goal: a pot on the stove would hide it.
+    state = {"goal": [["On", "pot_1", "stove_1_cook_region"], ["Turnon", "stove_1"]]}
+    assert parse_goals(state) == [("turnon", "stove_1", None), ("on", "pot_1", "stove_1_cook_region")]
+    # A drawer something goes into is opened first, even unasked; a drawer to close comes last.
+    drawer = {"articulations": {"cab_1_bottom_region": [{"type": "slide"}]}}
+    state = {**drawer, "goal": [["Close", "cab_1_bottom_region"], ["In", "bowl_1", "cab_1_bottom_region"]]}
+    assert parse_goals(state) == [
+        ("open", "cab_1_bottom_region", None),
+        ("in", "bowl_1", "cab_1_bottom_region"),
+        ("close", "cab_1_bottom_region", None),
+    ]
+    with pytest.raises(ValueError, match=r"drawers .* 'microwave_1' is not a drawer"):
+        door = {"microwave_1": [{"type": "hinge"}]}
+        parse_goals({"goal": [["Close", "microwave_1"]], "articulations": door})
+    with pytest.raises(ValueError, match=r"covers .* got \['Touch', 'mug_1', 'plate_1'\]"):
+        parse_goals({"goal": [["on", "mug_1", "plate_1"], ["Touch", "mug_1", "plate_1"]]})
+
+
+def boxes(*extents):
+    """Corners (8 per box) of axis-aligned boxes given as (x0, x1, y0, y1, z0, z1)."""
+    return np.concatenate(
+        [[[x, y, z] for x in e[:2] for y in e[2:4] for z in e[4:]] for e in extents]
+    ).astype(float)
+
+
+def test_handle_grasp_for_a_solid_body_and_rim_grasp_for_a_hollow_one():
+    """An 8 cm solid pot with a 1.2 cm thick handle standing off its bottom is held by the
+    handle, fingers closing across its thickness; an 8 cm cup, empty down to a thin floor,
+    keeps the rim grasp."""
+    body = (-0.04, 0.04, -0.04, 0.04, 0.0, 0.12)
+    handle = (-0.006, 0.006, -0.09, -0.045, 0.03, 0.11)
+    pot = boxes(body, handle)
+    centre = np.array([0.0, -0.005])
+    assert is_solid(pot.reshape(-1, 8, 3), centre, 0.0, 0.12)
+    plan = plan_grasp(pot, eef=np.array([0, 0, 0.4]), obstacles=np.zeros((0, 3)))
+    assert plan.kind == "handle" and plan.grasp[1] < -0.06 and abs(np.cos(plan.angle)) > 0.99
+    assert 0.03 < plan.height_in_hand < 0.11 and plan.offset[1] < -0.04  # off the centre, like a rim
+    walls = [(-0.04, -0.035, -0.04, 0.04, 0.0, 0.1), (0.035, 0.04, -0.04, 0.04, 0.0, 0.1),
+             (-0.04, 0.04, -0.04, -0.035, 0.0, 0.1), (-0.04, 0.04, 0.035, 0.04, 0.0, 0.1)]  # fmt: skip
+    cup = boxes(*walls, (-0.04, 0.04, -0.04, 0.04, 0.0, 0.005), handle)
+    assert not is_solid(cup.reshape(-1, 8, 3), np.zeros(2), 0.0, 0.1)
+    assert plan_grasp(cup, eef=np.array([-0.3, 0, 0.4]), obstacles=np.zeros((0, 3))).kind == "rim"
+    assert handle_plan(boxes(body).reshape(-1, 8, 3), np.zeros(2), 0.0) is None  # no handle at all
+
+
+def test_knob_is_gripped_across_its_ridge():
+    """A stove switch: a low disk with a ridge across it along x; the fingers close along y,
+    over the ridge's centre, below its top and above the disk."""
+    disk = (-0.045, 0.045, -0.045, 0.045, 0.0, 0.013)
+    ridge = (-0.05, 0.04, -0.012, 0.012, 0.0, 0.05)
+    grip, angle, z = plan_knob(boxes(disk, ridge) + [0.3, 0.2, 0.9])
+    assert np.allclose(grip, [0.295, 0.2], atol=1e-6) and abs(np.sin(angle)) > 0.99
+    assert 0.913 < z < 0.95
+
+
+def test_objects_bound_for_one_region_are_set_side_by_side():
+    state = {
+        "goal": [["On", "pot_1", "stove_cook_region"], ["On", "pot_2", "stove_cook_region"]],
+        "region_sizes": {"stove_cook_region": np.array([0.05, 0.075])},
+    }
+    first, second = (share_of_region(state, "stove_cook_region", pot) for pot in ("pot_1", "pot_2"))
+    assert np.allclose(first, [0, -0.045]) and np.allclose(second, [0, 0.045])  # along the longer side
+    assert np.allclose(share_of_region({**state, "goal": state["goal"][:1]}, "stove_cook_region", "pot_1"), 0)
 
 
 def test_grasp_plan_on_constructed_shapes():
@@ -49,6 +112,11 @@ def test_yaw_error_wraps_modulo_half_a_turn():
         ("libero_object", 1),
         ("libero_spatial", 0),
         ("libero_10", 0),  # two goals, one after the other: soup, then tomato sauce, in the basket
+        ("libero_10", 8),  # both moka pots (held by their handles) on the stove, which must be on
+        ("libero_goal", 5),  # push the plate: too flat to hold, it is slid from inside
+        ("libero_goal", 7),  # turn on the stove: grip the switch, twist the wrist
+        ("libero_goal", 0),  # open a drawer: hand turned to point into the cabinet, pull the handle
+        ("libero_10", 3),  # bowl into the open bottom drawer, then push the drawer shut
         ("robosuite_lift", 0),
         ("robosuite_stack", 0),
         ("robosuite_pick_place_can", 0),

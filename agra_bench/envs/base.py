@@ -247,10 +247,11 @@ class SimTaskEnv(gym.Env, ABC):
         return ET.tostring(root, encoding="unicode")
 
     def privileged_state(self) -> dict[str, Any]:
-        """Simulator ground truth for privileged policies (the scripted oracle): world positions
-        of the end effector, every scene object and every site, the corners of each object's
-        collision geoms (`object_points`), the fingers' closing axis, the gripper opening and
-        the goal predicates. Passed only to policies that ask for the `privileged` key."""
+        """Simulator ground truth for privileged policies (the scripted oracle): world position
+        and orientation of the end effector, world positions of every scene object and site,
+        the corners of each object's collision geoms (`object_points`), the fingers' closing
+        axis, the gripper opening and the goal predicates. Passed only to policies that ask for
+        the `privileged` key."""
         import mujoco
 
         model, data = self.sim.model._model, self.sim.data._data
@@ -272,6 +273,7 @@ class SimTaskEnv(gym.Env, ABC):
         )
         return {
             "eef_pos": data.site_xpos[int(robot.eef_site_id)].copy(),
+            "eef_xmat": data.site_xmat[int(robot.eef_site_id)].reshape(3, 3).copy(),
             "gripper_axis": (left - right) / max(float(np.linalg.norm(left - right)), 1e-9),
             "object_points": object_points,
             "gripper_qpos": data.qpos[robot._ref_gripper_joint_pos_indexes].copy(),

@@ -9,8 +9,11 @@ from typing import Any
 import numpy as np
 
 from agra_bench.envs.base import SimTaskEnv, seeded_numpy_global
+from agra_bench.envs.geometry import collision_geoms, geom_corners
 from agra_bench.suites import libero_benchmark
 from agra_bench.versions import check_libero_stack
+
+ARTICULATED_PREDICATES = ("open", "close", "turnon", "turnoff")
 
 
 class LiberoEnv(SimTaskEnv):
@@ -50,6 +53,68 @@ class LiberoEnv(SimTaskEnv):
 
     def goal_predicates(self) -> list[list[str]]:
         return [[str(x) for x in predicate] for predicate in self._sim_env.parsed_problem["goal_state"]]
+
+    def privileged_state(self) -> dict[str, Any]:
+        state = super().privileged_state()
+        state["articulations"] = self._articulations()
+        state["region_sizes"] = self._region_sizes()
+        return state
+
+    def _region_sizes(self) -> dict[str, np.ndarray]:
+        """World half-extents (x, y) of the goal's target regions: where in a region an object
+        may go, so that two objects bound for one region can be set side by side."""
+        env, data = self._sim_env, self.sim.data
+        sizes = {}
+        for predicate in self.goal_predicates():
+            site = env.object_sites_dict.get(predicate[-1]) if len(predicate) == 3 else None
+            if site is not None and site.size is not None:
+                xmat = data.get_site_xmat(predicate[-1])
+                sizes[predicate[-1]] = np.abs(xmat @ np.asarray(site.size, dtype=float))[:2]
+        return sizes
+
+    def _articulations(self) -> dict[str, list[dict[str, Any]]]:
+        """The joints behind each articulated goal argument (a drawer's region, a stove, a
+        microwave), and behind placement targets that move on joints (an object into a drawer):
+        type, world axis and anchor, position, range and the ranges LIBERO's predicates test
+        (`open`, `close`, `turnon`, `turnoff`), so that an oracle can drive the joint to where
+        the predicate holds without a per-object table."""
+        import mujoco
+
+        env = self._sim_env
+        model, data = self.sim.model._model, self.sim.data._data
+        kinds = {int(mujoco.mjtJoint.mjJNT_SLIDE): "slide", int(mujoco.mjtJoint.mjJNT_HINGE): "hinge"}
+        out: dict[str, list[dict[str, Any]]] = {}
+        names = [
+            p[1] for p in self.goal_predicates() if p[0].lower() in ARTICULATED_PREDICATES and len(p) == 2
+        ]
+        # A region that moves on a joint (a drawer) as a placement target: it may need opening.
+        names += [p[2] for p in self.goal_predicates() if len(p) == 3 and getattr(
+            env.object_sites_dict.get(p[2]), "joints", None)]  # fmt: skip
+        for name in dict.fromkeys(names):
+            site = env.object_sites_dict.get(name)
+            owner = site.parent_name if site is not None else name
+            joint_names = (site.joints if site is not None else env.get_object(name).joints) or []
+            ranges = env.get_object(owner).object_properties.get("articulation", {})
+            joints = []
+            for joint in joint_names:
+                jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+                if int(model.jnt_type[jid]) not in kinds:
+                    continue
+                body = int(model.jnt_bodyid[jid])
+                if body not in self._geom_cache:
+                    self._geom_cache[body] = collision_geoms(model, body)
+                joints.append({
+                    "joint": joint,
+                    "type": kinds[int(model.jnt_type[jid])],
+                    "qpos": float(data.qpos[model.jnt_qposadr[jid]]),
+                    "range": model.jnt_range[jid].copy(),
+                    "axis": data.xaxis[jid].copy(),
+                    "anchor": data.xanchor[jid].copy(),
+                    "points": geom_corners(model, data, self._geom_cache[body]),
+                    **{key.removeprefix("default_"): list(value) for key, value in ranges.items()},
+                })  # fmt: skip
+            out[name] = joints
+        return out
 
     def task_relevant_objects(self) -> set[str]:
         """Objects the task depends on, conservatively: LIBERO's objects of interest, every
