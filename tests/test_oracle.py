@@ -12,6 +12,7 @@ from agra_bench.envs import make_env
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import run_episode
 from policies import make_policy
+from policies.base import PRIVILEGED
 from policies.oracle_grasp import handle_plan, is_solid
 from policies.oracle_skills import plan_knob
 from policies.scripted import parse_goals, plan_grasp, share_of_region, yaw_error
@@ -133,15 +134,30 @@ def test_oracle_solves_tasks_without_images(suite, task_id):
         env.close()
 
 
-def test_oracle_retries_a_missed_rim_grasp():
-    """Init state 37 of libero_spatial task 4 (bowl in the open top drawer): the first rim grasp
-    closes on nothing; the oracle opens, plans again and places the bowl (found by a scan of
-    the 50 init states; the physics is deterministic)."""
-    env = make_env("libero_spatial", 4, image_size=32, render_images=False)
+def test_oracle_retries_a_grasp_that_closes_on_nothing():
+    """The cube is moved 6 cm aside just as the fingers start to close: they close on nothing,
+    and the oracle opens, plans again where the cube now is, and lifts it. Moving the object
+    makes the miss happen on purpose, whatever the oracle's other changes do to init states."""
+    import mujoco
+
+    env = make_env("robosuite_lift", 0, image_size=32, render_images=False)
     policy = make_policy("scripted")
     try:
-        result = run_episode(env, policy, EpisodeKey("libero_spatial", 4, 37, 37, 37, "none", 0, "id"))
-        assert result.success and policy._slots[0].attempts == 1
+        env.reset(seed=0, options={"init_state_id": 0})
+        policy.reset(0, 0)
+        model, data = env.sim.model._model, env.sim.data._data
+        (cube,) = env.goal_predicates()[0][1:]
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, env.scene_objects()[cube])
+        address = model.jnt_qposadr[model.body_jntadr[body]]  # the cube's free joint: x, y, z, quat
+        moved, info = False, {"success": False}
+        while env.steps < env.max_steps and not info["success"]:
+            action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0]
+            if policy._slots[0].phase == "grasp" and not moved:
+                data.qpos[address + 1] += 0.06
+                mujoco.mj_forward(model, data)
+                moved = True
+            _, _, _, _, info = env.step(action)
+        assert moved and info["success"] and policy._slots[0].attempts == 1
     finally:
         env.close()
 
