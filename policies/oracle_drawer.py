@@ -29,7 +29,7 @@ OPEN_MARGIN = 0.015  # metres past the `open` threshold, so the drawer stays ope
 CLOSE_MARGIN = 0.004  # metres past the `close` threshold
 
 
-def drawer_step(state: dict, me: Any, name: str, kind: str) -> Move:
+def drawer_step(state: dict, me: Any, kind: str, name: str, target: str | None = None) -> Move:
     """One step of opening (`kind == "open"`) or closing a drawer given by its region name."""
     joint = _slide(state, name)
     axis = np.asarray(joint["axis"], dtype=float)

@@ -42,16 +42,23 @@ class Move:
     frame: tuple[np.ndarray, np.ndarray] | None = None  # (pointing, closing axis): any other pose
 
 
+def target_owner(state: dict, target: str) -> str | None:
+    """The scene object a goal target belongs to: itself, or the object its name extends
+    ("flat_stove_1_cook_region" -> "flat_stove_1"); None for a site of the table."""
+    return next((o for o in state["objects"] if target == o or target.startswith(f"{o}_")), None)
+
+
 def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
     """(xy to place over, top height) of a goal target: a site (region) or an object."""
-    owner = next((o for o in state["objects"] if target == o or target.startswith(f"{o}_")), None)
+    owner = target_owner(state, target)
+    shape = footprint(state["object_points"][owner]) if owner is not None else None
     if target in state["sites"]:
         xy = np.asarray(state["sites"][target])[:2]
-    elif owner is not None:
-        xy = np.asarray(footprint(state["object_points"][owner])["centre"])
+    elif shape is not None:
+        xy = np.asarray(shape["centre"])
     else:
         raise ValueError(f"goal target '{target}' is neither a site nor an object of the scene")
-    top = footprint(state["object_points"][owner])["zmax"] if owner else float(state["sites"][target][2])
+    top = shape["zmax"] if shape is not None else float(state["sites"][target][2])
     if target in state["sites"]:
         top = max(top, float(state["sites"][target][2]))
     if state.get("articulations", {}).get(target):
@@ -62,7 +69,7 @@ def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
 def surface_under(state: dict, target: str, xy: np.ndarray) -> float:
     """Height of the target's owner under `xy` (its highest geometry within SURFACE_RADIUS):
     a stove's burner, not the top of its knob, which `target_geometry` reports."""
-    owner = next((o for o in state["objects"] if target == o or target.startswith(f"{o}_")), None)
+    owner = target_owner(state, target)
     if owner is None:
         return float(state["sites"][target][2])
     points = spread_points(state["object_points"][owner])
@@ -76,7 +83,7 @@ def is_pushed(points: np.ndarray, max_grasp_width: float) -> bool:
     return shape["width"] > max_grasp_width and shape["zmax"] - shape["zmin"] < FLAT_HEIGHT
 
 
-def push_step(state: dict, me: Any, obj: str, target: str) -> Move:
+def push_step(state: dict, me: Any, kind: str, obj: str, target: str) -> Move:
     """Slide a flat, wide object (a plate) from inside: put the closed fingers down on its
     floor at its centre, then move the hand by the object's remaining error, so the fingers
     drag the floor and press on the leading inner wall. Working from inside keeps the hand off
@@ -112,7 +119,7 @@ def push_step(state: dict, me: Any, obj: str, target: str) -> Move:
     return move
 
 
-def turn_step(state: dict, me: Any, name: str, kind: str) -> Move:
+def turn_step(state: dict, me: Any, kind: str, name: str, target: str | None = None) -> Move:
     """Turn a knob about its vertical hinge the way a hand does: grip the part that sticks up
     across its narrow side, twist the wrist until the joint is past the threshold of the goal
     predicate (`turnon` raises the joint position, `turnoff` lowers it), let go, rise."""

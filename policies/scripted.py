@@ -141,6 +141,23 @@ class ScriptedPickPlace(Policy):
         self.spec = PolicySpec(observation_keys=(PRIVILEGED,), chunk_length=1, execute_horizon=1)
         self.approach_height, self.place_clearance = approach_height, place_clearance
         self._slots: dict[int, SlotState] = {}
+        # skill -> (first phase, step(state, slot state, kind, object, target) -> Move)
+        self._skills = {
+            "pick_place": (self.SEQUENCE[0], self._pick_place),
+            "push": ("push_above", push_step),
+            "turn": ("turn_above", turn_step),
+            "drawer": ("drawer_rise", drawer_step),
+        }
+
+    @staticmethod
+    def _skill_for(state: dict, kind: str, obj: str, target: str | None) -> str:
+        if kind in ("turnon", "turnoff"):
+            return "turn"
+        if kind in ("open", "close"):
+            return "drawer"
+        if target is not None and is_pushed(state["object_points"][obj], MAX_GRASP_WIDTH):
+            return "push"
+        return "pick_place"
 
     def reset(self, slot: int, seed: int) -> None:
         self._slots[slot] = SlotState("")
@@ -158,23 +175,10 @@ class ScriptedPickPlace(Policy):
             return self._action(state, Move(eef, OPEN))
         kind, obj, target = goals[me.goal]
         if not me.skill:  # chosen when the goal starts: an object tilted by a push stays pushed
-            if kind in ("turnon", "turnoff"):
-                me.skill, me.phase = "turn", "turn_above"
-            elif kind in ("open", "close"):
-                me.skill, me.phase = "drawer", "drawer_rise"
-            elif target is not None and is_pushed(state["object_points"][obj], MAX_GRASP_WIDTH):
-                me.skill, me.phase = "push", "push_above"
-            else:
-                me.skill, me.phase = "pick_place", self.SEQUENCE[0]
+            me.skill = self._skill_for(state, kind, obj, target)
+            me.phase = self._skills[me.skill][0]
         me.steps += 1
-        if me.skill == "turn":
-            move = turn_step(state, me, obj, kind)
-        elif me.skill == "drawer":
-            move = drawer_step(state, me, obj, kind)
-        elif me.skill == "push":
-            move = push_step(state, me, obj, target)
-        else:
-            move = self._pick_place(state, me, kind, obj, target)
+        move = self._skills[me.skill][1](state, me, kind, obj, target)
         if move.finished:
             self._slots[slot] = SlotState("", goal=me.goal + 1)
         return self._action(state, move)
