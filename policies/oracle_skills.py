@@ -68,11 +68,14 @@ def target_geometry(state: dict, target: str) -> tuple[np.ndarray, float]:
 
 def surface_under(state: dict, target: str, xy: np.ndarray) -> float:
     """Height of the target's owner under `xy` (its highest geometry within SURFACE_RADIUS):
-    a stove's burner, not the top of its knob, which `target_geometry` reports."""
+    a stove's burner, not the top of its knob, which `target_geometry` reports; for a drawer,
+    of the drawer alone."""
     owner = target_owner(state, target)
     if owner is None:
         return float(state["sites"][target][2])
-    points = spread_points(state["object_points"][owner])
+    joints = state.get("articulations", {}).get(target)
+    # In a drawer, its own floor: the handles of the drawers above stick out over it.
+    points = spread_points(joints[0]["points"] if joints else state["object_points"][owner])
     near = np.linalg.norm(points[:, :2] - xy, axis=1) < SURFACE_RADIUS
     return float(points[near, 2].max()) if near.any() else float(points[:, 2].max())
 

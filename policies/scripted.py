@@ -14,7 +14,11 @@ Grasps come from each object's collision geometry (`policies.oracle_grasp`):
   across the wall; wider solid ones (a moka pot) by their handle. While carrying an off-centre
   grasp, the object's measured offset in the hand decides where the gripper goes, so its
   centre lands on target;
-- a grasp that closes on nothing is opened and planned again (twice at most).
+- a grasp that closes on nothing is opened and planned again (twice at most);
+- the hand travels at its height and goes down only near the grasp (a straight line from the
+  last target dips through a basket's wall), lifts objects near the robot's base outwards
+  (straight up folds the elbow onto its stop), and turns the wrist the long way round when
+  the short way runs into the last joint's stop.
 
 Flat objects wider than the gripper (plates) are slid instead, knobs on vertical hinges (a
 stove's switch) are gripped and twisted (`policies.oracle_skills`), and drawers are pulled
@@ -33,9 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from policies.base import PRIVILEGED, Policy, PolicySpec
+from policies.oracle_arm import frame_error, lift_point, wrist_turn
 from policies.oracle_drawer import drawer_step, is_drawer
 from policies.oracle_grasp import MAX_GRASP_WIDTH, Plan, obstacle_points, plan_grasp, reached, yaw_error
 from policies.oracle_skills import (
@@ -57,6 +61,7 @@ REGION_SPREAD = 0.6  # objects sharing a region are this fraction of its length 
 HANDLE_DROP = 0.005  # an object held by its handle is let go this far above the surface
 EMPTY_GRIP = 0.004  # finger opening (m) below which a closed gripper holds nothing
 MAX_ATTEMPTS = 2  # grasps tried again after closing on nothing
+TRAVEL_NEAR = 0.05  # the hand goes down to the grasp's approach height only this close (xy) to it
 
 
 @dataclass
@@ -74,18 +79,6 @@ class SlotState:
 
 # Switches and drawers to open before placing, drawers to close after.
 GOAL_ORDER = {"turnon": 0, "turnoff": 0, "open": 0, "on": 1, "in": 1, "lift": 1, "close": 2}
-
-
-def frame_error(xmat: np.ndarray, pointing: np.ndarray, closing: np.ndarray) -> np.ndarray:
-    """World rotation vector from the hand's orientation to one pointing along `pointing` with
-    the fingers closing along `closing` (sign free). The hand's z axis points out of the
-    fingers and its x axis is the closing axis."""
-    closing = closing - (closing @ pointing) * pointing
-    closing = closing / np.linalg.norm(closing)
-    if closing @ xmat[:, 0] < 0:
-        closing = -closing
-    desired = np.stack([closing, np.cross(pointing, closing), pointing], axis=1)
-    return Rotation.from_matrix(desired @ xmat.T).as_rotvec()
 
 
 def share_of_region(state: dict, target: str, obj: str) -> np.ndarray:
@@ -196,7 +189,9 @@ class ScriptedPickPlace(Policy):
         pointing = np.asarray(state["eef_xmat"])[:, 2]
         action[3:5] = np.clip(np.cross(pointing, [0.0, 0.0, -1.0])[:2] * YAW_GAIN, -1, 1)
         if move.yaw is not None:
-            action[5] = np.clip(yaw_error(move.yaw, state["gripper_axis"]) * YAW_GAIN, -1, 1)
+            action[5] = np.clip(
+                wrist_turn(state, yaw_error(move.yaw, state["gripper_axis"])) * YAW_GAIN, -1, 1
+            )
         action[6] = move.gripper
         return action
 
@@ -238,6 +233,10 @@ class ScriptedPickPlace(Policy):
         gripper, done, finished = OPEN, False, False
         if me.phase == "above_object":
             waypoint = plan.grasp + [0, 0, self.approach_height]
+            if not reached(eef[:2], waypoint[:2], TRAVEL_NEAR):
+                # Travel at the height the hand is at, then go down: the straight line from
+                # the last target (a basket) dips through its wall and tips it over.
+                waypoint[2] = max(waypoint[2], eef[2])
             aligned = abs(yaw_error(plan.angle, state["gripper_axis"])) < 0.05
             done = (reached(eef, waypoint, 0.01) and aligned) or me.steps > 100
         elif me.phase == "descend":
@@ -246,7 +245,7 @@ class ScriptedPickPlace(Policy):
         elif me.phase == "grasp":
             waypoint, gripper, done = plan.grasp, CLOSE, me.steps > 10
         elif me.phase == "lift":
-            waypoint, gripper = np.array([eef[0], eef[1], carry_z]), CLOSE
+            waypoint, gripper = np.array([*lift_point(state, plan.grasp), carry_z]), CLOSE
             done = eef[2] >= carry_z - 0.01 or me.steps > 50
             opening = float(state["gripper_qpos"][0] - state["gripper_qpos"][1])
             if me.steps > 8 and opening < EMPTY_GRIP and me.attempts < MAX_ATTEMPTS:

@@ -13,8 +13,9 @@ from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import run_episode
 from policies import make_policy
 from policies.base import PRIVILEGED
+from policies.oracle_arm import LIFT_REACH, lift_point, wrist_turn
 from policies.oracle_grasp import handle_plan, is_solid
-from policies.oracle_skills import plan_knob
+from policies.oracle_skills import plan_knob, target_geometry
 from policies.scripted import parse_goals, plan_grasp, share_of_region, yaw_error
 from tests.conftest import run_episodes
 
@@ -105,6 +106,59 @@ def test_yaw_error_wraps_modulo_half_a_turn():
     assert yaw_error(0.0, np.array([1.0, 0.0])) == pytest.approx(0.0)
     assert yaw_error(0.0, np.array([-1.0, 0.0])) == pytest.approx(0.0)  # fingers are symmetric
     assert yaw_error(np.pi / 4, np.array([1.0, 0.0])) == pytest.approx(np.pi / 4)
+
+
+def test_wrist_turns_the_long_way_round_when_the_short_way_hits_its_stop():
+    """Pointing down, a world yaw turn t is a turn of -t of the last joint (range +-2.9)."""
+    down = np.diag([1.0, -1.0, -1.0])  # column 2, the pointing axis, is -z
+    state = {"eef_xmat": down, "arm_qpos": np.array([0, 0, 0, -2, 0, 2, 2.85]),
+             "arm_qpos_range": np.array([[-2.9, 2.9]] * 7)}  # fmt: skip
+    assert wrist_turn(state, 0.5) == pytest.approx(0.5)  # the joint goes to 2.35: free
+    assert wrist_turn(state, -0.5) == pytest.approx(np.pi - 0.5)  # 3.35 is past the stop
+    assert wrist_turn({"eef_xmat": down}, -0.5) == pytest.approx(-0.5)  # no joint state: unchanged
+
+
+def test_objects_near_the_robot_base_are_lifted_outwards():
+    state = {"robot_base": np.array([-0.5, 0.0, 0.4])}
+    near = lift_point(state, np.array([-0.2, 0.0, 0.45]))
+    assert near == pytest.approx([-0.5 + LIFT_REACH, 0.0])
+    assert lift_point(state, np.array([0.1, 0.2, 0.45])) == pytest.approx([0.1, 0.2])
+
+
+def test_a_drawer_target_is_the_drawer_floor_not_the_handles_above_it():
+    """libero_10 task 3's bottom drawer, open: the drawers above it have handles that stick out
+    over it; the bowl used to be let go at their height and fall."""
+    env = make_env("libero_10", 3, image_size=32, render_images=False)
+    try:
+        env.reset(seed=0, options={"init_state_id": 2})
+        state = env.privileged_state()
+        target = "white_cabinet_1_bottom_region"
+        drawer = state["articulations"][target][0]["points"]
+        _, top = target_geometry(state, target)
+        assert top < float(state["sites"][target][2])  # the region's site sits above the floor
+        assert top == pytest.approx(
+            float(drawer[:, 2].min()), abs=0.02
+        )  # the floor: the drawer's bottom plate
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("task_id", "init_state"),
+    [
+        (7, 7),  # cream cheese whose grasp turned the wrist into its stop: it turns the long way now
+        (1, 3),  # butter after the cream cheese: the hand used to dip into the basket and tip it over
+    ],
+)
+def test_oracle_solves_libero_10_init_states_it_used_to_fail(task_id, init_state):
+    env = make_env("libero_10", task_id, image_size=32, render_images=False)
+    policy = make_policy("scripted")
+    try:
+        key = EpisodeKey("libero_10", task_id, init_state, init_state, 0, "none", 0, "id")
+        result = run_episode(env, policy, key)
+        assert result.success and result.steps < env.max_steps
+    finally:
+        env.close()
 
 
 @pytest.mark.parametrize(

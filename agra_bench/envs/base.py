@@ -250,7 +250,8 @@ class SimTaskEnv(gym.Env, ABC):
         """Simulator ground truth for privileged policies (the scripted oracle): world position
         and orientation of the end effector, world positions of every scene object and site,
         the corners of each object's collision geoms (`object_points`), the fingers' closing
-        axis, the gripper opening and the goal predicates. Passed only to policies that ask for
+        axis, the gripper opening, the robot's base and arm joints (with their ranges) and the
+        goal predicates. Passed only to policies that ask for
         the `privileged` key."""
         import mujoco
 
@@ -274,6 +275,9 @@ class SimTaskEnv(gym.Env, ABC):
         return {
             "eef_pos": data.site_xpos[int(robot.eef_site_id)].copy(),
             "eef_xmat": data.site_xmat[int(robot.eef_site_id)].reshape(3, 3).copy(),
+            "robot_base": np.asarray(robot.base_pos, dtype=float).copy(),
+            "arm_qpos": data.qpos[robot._ref_joint_pos_indexes].copy(),
+            "arm_qpos_range": model.jnt_range[robot._ref_joint_indexes].copy(),
             "gripper_axis": (left - right) / max(float(np.linalg.norm(left - right)), 1e-9),
             "object_points": object_points,
             "gripper_qpos": data.qpos[robot._ref_gripper_joint_pos_indexes].copy(),
