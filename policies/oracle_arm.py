@@ -36,7 +36,12 @@ def wrist_turn(state: dict, turn: float) -> float:
     # The joint turns the hand about its pointing axis; seen from above, a world yaw `turn`
     # is a joint turn of `turn` divided by the pointing axis' z component (-1 pointing down).
     pointing_z = float(np.asarray(state["eef_xmat"])[2, 2])
-    if abs(pointing_z) < 0.5 or low <= joint + turn / pointing_z <= high:
+    if abs(pointing_z) < 0.5:
+        return turn
+    after, middle = joint + turn / pointing_z, (low + high) / 2
+    # Keep the short turn if it ends inside the range, or leads back towards it: a joint the
+    # arm's other motions have pushed past the margin is steered back, not round the long way.
+    if low <= after <= high or abs(after - middle) < abs(joint - middle):
         return turn
     return turn - np.pi * np.sign(turn)
 

@@ -116,6 +116,8 @@ def test_wrist_turns_the_long_way_round_when_the_short_way_hits_its_stop():
     assert wrist_turn(state, 0.5) == pytest.approx(0.5)  # the joint goes to 2.35: free
     assert wrist_turn(state, -0.5) == pytest.approx(np.pi - 0.5)  # 3.35 is past the stop
     assert wrist_turn({"eef_xmat": down}, -0.5) == pytest.approx(-0.5)  # no joint state: unchanged
+    state["arm_qpos"][-1] = 2.89  # pushed past the margin by the arm's other motions
+    assert wrist_turn(state, 0.05) == pytest.approx(0.05)  # 2.84: back towards the range, the short way
 
 
 def test_objects_near_the_robot_base_are_lifted_outwards():
