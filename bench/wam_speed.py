@@ -5,7 +5,9 @@ every denoising step), on synthetic tensors of the real shapes.
     python bench/wam_speed.py [--config small] [--device cuda] [--batch 64] [--steps 10]
 
 Targets on an H100 (issue): >= 800 training samples/s for `small`; <= 50 ms per batch-50 chunk
-with 10 denoising steps. Medians over --steps repetitions after one warm-up.
+with 10 denoising steps. Medians over --steps repetitions after one warm-up. On a CPU, training
+is measured in fp32 and under bf16 autocast in the same run (`train_bf16_over_fp32=` is the
+speed-up that `--precision auto` takes on CPUs with native bf16).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from policies.wam.config import make_config
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel
+from policies.wam.precision import autocast
 
 
 def synthetic_batch(config, batch: int, device, teacher_channels: int = 96) -> dict:
@@ -40,7 +43,7 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def train_speed(config, batch: int, steps: int, device, aligned: bool) -> float:
+def train_speed(config, batch: int, steps: int, device, aligned: bool, precision: str = "bf16") -> float:
     torch.manual_seed(0)
     model = WorldActionModel(config).to(device)
     align = AlignmentHead(config, 96).to(device) if aligned else None
@@ -49,12 +52,11 @@ def train_speed(config, batch: int, steps: int, device, aligned: bool) -> float:
     data = synthetic_batch(config, batch, device)
     text = torch.randn(batch, 384, device=device)
     generator = torch.Generator(device=device).manual_seed(0)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     times = []
     for i in range(steps + 1):
         sync(device)
         tic = time.perf_counter()
-        with autocast:
+        with autocast(precision, device):
             losses = training_losses(model, align, data, text, generator)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -74,12 +76,11 @@ def chunk_ms(config, batch: int, steps: int, device, denoise: int, cached: bool)
     text, proprio = torch.randn(batch, 384, device=device), torch.randn(batch, 8, device=device)
     ones = torch.ones(batch, device=device)
     levels = torch.linspace(1, 0, denoise + 1).tolist()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     times = []
     for i in range(steps + 1):
         sync(device)
         tic = time.perf_counter()
-        with autocast:
+        with autocast("bf16", device):
             actions = torch.randn(batch, config.chunk, 7, device=device)
             hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
             for level, nxt in zip(levels[:-1], levels[1:], strict=True):
@@ -110,10 +111,19 @@ def main() -> None:
         f"config {args.config} ({params:.1f} M parameters), device {device}, train batch {args.batch}, "
         f"inference batch 50, {args.denoise} denoising steps, medians of {args.steps}"
     )
+    train_speed(config, args.batch, 1, device, aligned=False)  # a throwaway model warms the process up
+    if device.type == "cpu":
+        fp32 = train_speed(config, args.batch, args.steps, device, aligned=False, precision="fp32")
+        print(f"training  wam fp32 {fp32:8.1f} samples/s")
     wam = train_speed(config, args.batch, args.steps, device, aligned=False)
     agra = train_speed(config, args.batch, args.steps, device, aligned=True)
-    print(f"training  wam  {wam:8.1f} samples/s")
-    print(f"training  agra {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
+    print(f"training  wam  bf16 {wam:8.1f} samples/s")
+    print(f"training  agra bf16 {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
+    print(f"train_samples_per_s_wam={wam:.1f}")
+    print(f"train_samples_per_s_agra={agra:.1f}")
+    if device.type == "cpu":
+        print(f"train_samples_per_s_wam_fp32={fp32:.1f}")
+        print(f"train_bf16_over_fp32={wam / fp32:.3f}")
     cached = chunk_ms(config, 50, args.steps, device, args.denoise, cached=True)
     naive = chunk_ms(config, 50, args.steps, device, args.denoise, cached=False)
     print(f"inference cached video   {cached:8.1f} ms per batch-50 chunk")

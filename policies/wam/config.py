@@ -49,6 +49,11 @@ class WAMConfig:
     video_noise: str = "logit_normal"  # per-sample noise level of the future frames
     p_video_pure_noise: float = 0.5  # share of samples trained in the inference regime (see model.py)
     denoise_steps: int = 10
+    # Data statistics (normalize.py), set by `agra-bench train` from its data; () = identity.
+    action_center: tuple[float, ...] = ()
+    action_scale: tuple[float, ...] = ()
+    proprio_mean: tuple[float, ...] = ()
+    proprio_std: tuple[float, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +73,10 @@ class WAMConfig:
             bad = [v for v in values if not 0 <= v < self.depth]
             if bad:
                 raise UsageError(f"{name} {bad} out of range; valid: 0-{self.depth - 1}")
+        sizes = {"action_center": 7, "action_scale": 7, "proprio_mean": 8, "proprio_std": 8}
+        for name, size in sizes.items():
+            if len(getattr(self, name)) not in (0, size):
+                raise UsageError(f"{name} has {len(getattr(self, name))} values; expected {size} (or none)")
         if len(self.reads) != self.action_depth:
             raise UsageError(
                 f"action_reads has {len(self.reads)} layers for action_depth {self.action_depth}"
@@ -103,8 +112,9 @@ class WAMConfig:
             raise UsageError(
                 f"checkpoint config has unknown keys {unknown_keys}; was it written by a newer agra-bench?"
             )
-        for key in ("action_reads", "align_layers"):
-            raw[key] = tuple(raw.get(key, ()))
+        for key, value in raw.items():
+            if isinstance(value, list):
+                raw[key] = tuple(value)
         return cls(**raw)
 
 

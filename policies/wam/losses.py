@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from policies.wam.config import WAMConfig
 from policies.wam.model import WorldActionModel
+from policies.wam.normalize import normalize
 
 
 class Projector(nn.Module):
@@ -71,6 +72,16 @@ def model_context(batch: dict, config: WAMConfig) -> torch.Tensor:
     return to_model_frames(torch.cat(parts, dim=1), config.image_size)
 
 
+def model_actions(actions: torch.Tensor, config: WAMConfig) -> torch.Tensor:
+    """(B, Ta, 7) raw actions -> the normalised space the action head is trained in."""
+    return normalize(actions, config.action_center, config.action_scale)
+
+
+def model_proprio(proprio: torch.Tensor, config: WAMConfig) -> torch.Tensor:
+    """(B, 8) raw proprio -> standardised proprio."""
+    return normalize(proprio, config.proprio_mean, config.proprio_std)
+
+
 def sample_video_level(
     batch_size: int, config: WAMConfig, generator: torch.Generator, device
 ) -> torch.Tensor:
@@ -94,7 +105,7 @@ def training_losses(
     device = text.device
     context = model_context(batch, config)
     future = to_model_frames(batch["future"], config.image_size)
-    actions = batch["actions"]
+    actions = model_actions(batch["actions"], config)
     b = actions.shape[0]
     s_v = sample_video_level(b, config, generator, device)
     s_a = torch.rand(b, generator=generator, device=device)
@@ -109,7 +120,7 @@ def training_losses(
         (1 - a) * actions + a * noise_a,
         s_a,
         text,
-        batch["proprio"],
+        model_proprio(batch["proprio"], config),
     )
     losses = {
         "video": F.mse_loss(out["future_velocity"].float(), noise_v - future),

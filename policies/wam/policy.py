@@ -21,8 +21,10 @@ from policies.base import Policy, PolicySpec
 from policies.registry import register_policy
 from policies.wam.checkpoint import load_inference
 from policies.wam.config import WAMConfig
-from policies.wam.losses import to_model_frames
+from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
+from policies.wam.normalize import denormalize
+from policies.wam.precision import autocast, resolve_precision
 from policies.wam.text import TextEncoder
 
 
@@ -39,6 +41,7 @@ class WAMPolicy(Policy):
         device: str | None = None,
         denoise_steps: int | None = None,
         execute_horizon: int | None = None,
+        precision: str = "auto",
     ) -> None:
         if not checkpoint:
             raise UsageError(
@@ -48,6 +51,7 @@ class WAMPolicy(Policy):
         check_name(self.name, config, checkpoint)
         self.config = config
         self.device = torch.device(device or default_device())
+        self.precision = resolve_precision(precision, self.device)
         self.model = WorldActionModel(config).to(self.device).eval()
         self.model.load_state_dict(weights)
         self.steps = denoise_steps or config.denoise_steps
@@ -98,7 +102,9 @@ class WAMPolicy(Policy):
             wrist = torch.from_numpy(np.ascontiguousarray(obs["wrist_rgb"])).permute(0, 3, 1, 2).float() / 255
             context = torch.cat([context, wrist[:, None]], dim=1)
         context = to_model_frames(context, c.image_size).to(device)
-        proprio = torch.as_tensor(np.asarray(obs["proprio"]), dtype=torch.float32, device=device)
+        proprio = model_proprio(
+            torch.as_tensor(np.asarray(obs["proprio"]), dtype=torch.float32, device=device), c
+        )
         text = self.text.encode(list(obs["instruction"]))
         b = context.shape[0]
         noise_future = torch.stack(
@@ -109,7 +115,7 @@ class WAMPolicy(Policy):
         ).to(device)
         initial_noise = torch.stack([torch.randn((c.chunk, 7), generator=self._generators[s]) for s in slots])
         actions = initial_noise = initial_noise.to(device)
-        with self._autocast():
+        with autocast(self.precision, self.device):
             hidden = self.model.run_video(
                 self.model.video_tokens(context, noise_future, torch.ones(b, device=device), text, proprio)
             )
@@ -121,12 +127,8 @@ class WAMPolicy(Policy):
             "proprio": proprio,
             "action_noise": initial_noise,
         }
+        actions = denormalize(actions.clamp(-1, 1), c.action_center, c.action_scale)
         return actions.clamp(-1, 1).cpu().numpy().astype(np.float32)
-
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
 
     def describe(self) -> dict:
         return {
@@ -136,6 +138,7 @@ class WAMPolicy(Policy):
             "teacher": self.config.teacher if self.config.align_weight > 0 else None,
             "denoise_steps": self.steps,
             "device": str(self.device),
+            "precision": self.precision,
             "train_step": self.meta.get("step"),
         }
 

@@ -6,6 +6,13 @@ way; so `wam` and `agra` runs with one seed see the same initial weights, the sa
 and the same noise, and differ only by the alignment term. A run resumes from its folder
 (`train_state.*`) and continues the same sequence.
 
+Recipe (issue: "policies that see"): actions and proprio are normalised per dimension with
+statistics of the training data (stored in the config), frames are decoded once into memory,
+every batch is randomly shifted by up to `shift_pad` pixels, and the forward pass runs under
+bf16 autocast where the CPU (or GPU) does bf16 natively (`precision`, recorded in the
+checkpoint). `snapshot_every` keeps the EMA weights of intermediate steps under
+`snapshots/step_<N>/` for learning curves (bench/learning_curve.py).
+
 Logs: `losses.csv` (step, then total, video, action and align losses averaged over the
 steps since the previous row, lr, samples/s) and `losses.png`.
 """
@@ -25,9 +32,12 @@ from safetensors.torch import load_file
 from agra_bench.demos.dataset import WindowDataset, WindowSpec
 from agra_bench.errors import UsageError
 from policies.wam import checkpoint as ckpt
+from policies.wam.augment import augment_batch
 from policies.wam.config import WAMConfig
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
+from policies.wam.normalize import action_statistics, proprio_statistics
+from policies.wam.precision import autocast, resolve_precision
 from policies.wam.text import TextEncoder
 
 LOG_COLUMNS = ["step", "total", "video", "action", "align", "lr", "samples_per_s", "wall_s"]
@@ -47,6 +57,20 @@ class TrainSettings:
     save_every: int = 500
     teacher_path: str | None = None
     allow_download: bool = False
+    precision: str = "auto"  # auto: bf16 where the hardware does it natively, else fp32
+    shift_pad: int = 4  # random-shift augmentation, pixels (0 = off)
+    normalize: bool = True  # per-dimension action / proprio statistics from the data
+    cache: bool = True  # decode all frames into memory once
+    snapshot_every: int = 0  # keep EMA weights every N steps under snapshots/ (0 = never)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.shift_pad < 0 or self.snapshot_every < 0 or self.workers < 0:
+            raise UsageError("--shift-pad, --snapshot-every and --workers must be >= 0")
+        if self.lr < 0:
+            raise UsageError(f"--lr must be >= 0, got {self.lr}")
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
@@ -83,6 +107,9 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is visible; use --device cpu")
     out.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(settings.precision, device)
+    if settings.normalize:
+        config = with_data_statistics(config, data)
 
     torch.manual_seed(settings.seed)
     model = WorldActionModel(config).to(device)
@@ -101,7 +128,9 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         teacher_features = TeacherFeatures(paths)
         align = AlignmentHead(config, teacher.channels).to(device)
         del teacher
-    dataset = WindowDataset(data, spec, wrist=config.use_wrist, teacher_features=teacher_features)
+    dataset = WindowDataset(
+        data, spec, wrist=config.use_wrist, teacher_features=teacher_features, cache=settings.cache
+    )
     if len(dataset) < settings.batch_size:
         raise UsageError(
             f"the data hold {len(dataset)} windows, fewer than --batch-size {settings.batch_size}"
@@ -119,6 +148,8 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "data": [str(p) for p in data],
         "parameters": count_parameters(model),
         "settings": settings.__dict__,
+        "precision": precision,
+        "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
 
@@ -128,9 +159,10 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         num_workers=settings.workers,
         persistent_workers=False,
     )
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _NoAutocast()
     log_path = out / "losses.csv"
     new_log = not log_path.exists() or start == 0
+    if not new_log:
+        truncate_log(log_path, start)
     with log_path.open("w" if new_log else "a", newline="") as handle:
         writer = csv.writer(handle)
         if new_log:
@@ -140,7 +172,8 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
             batch = {
                 k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
             }
-            with autocast:
+            batch = augment_batch(batch, settings.shift_pad, generator)
+            with autocast(precision, device):
                 losses = training_losses(model, align, batch, text.encode(batch["instruction"]), generator)
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
@@ -161,18 +194,48 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
                 )
                 handle.flush()
                 tic, window = time.perf_counter(), {}
+            if settings.snapshot_every and step % settings.snapshot_every == 0:
+                _save_snapshot(out, model, ema, config, step, meta)
             if step % settings.save_every == 0 or step == settings.steps:
                 _save(out, model, align, optimizer, ema, generator, config, step, meta)
     plot_losses(log_path, out / "losses.png")
     return out
 
 
-class _NoAutocast:
-    def __enter__(self):
-        return self
+def with_data_statistics(config: WAMConfig, data: list[Path]) -> WAMConfig:
+    """`config` with the action / proprio normalisation statistics of every demo in `data`."""
+    from agra_bench.demos.dataset import DemoFiles, demo_file_paths
 
-    def __exit__(self, *exc):
-        return False
+    files = DemoFiles(demo_file_paths(data))
+    actions = np.concatenate([files.actions(ref, np.arange(ref.length)) for ref in files.demos])
+    proprio = np.concatenate([files.all_proprio(ref) for ref in files.demos])
+    action_center, action_scale = action_statistics(actions)
+    proprio_mean, proprio_std = proprio_statistics(proprio)
+    return replace(
+        config,
+        action_center=action_center,
+        action_scale=action_scale,
+        proprio_mean=proprio_mean,
+        proprio_std=proprio_std,
+    )
+
+
+def truncate_log(log_path: Path, step: int) -> None:
+    """Drop log rows after `step` (written after the last save, before a kill), so a resumed run
+    never logs a step twice."""
+    rows = list(csv.reader(log_path.open(newline="")))
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    if len(kept) != len(rows):
+        with log_path.open("w", newline="") as handle:
+            csv.writer(handle).writerows(kept)
+
+
+def _save_snapshot(out, model, ema, config, step, meta) -> None:
+    ema.store(model.parameters())
+    ema.copy_to(model.parameters())
+    folder = out / "snapshots" / f"step_{step:06d}"
+    ckpt.save_inference(folder, config, model.state_dict(), {**meta, "step": step})
+    ema.restore(model.parameters())
 
 
 def _save(out, model, align, optimizer, ema, generator, config, step, meta) -> None:
