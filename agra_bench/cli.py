@@ -33,7 +33,10 @@ LIST_WHAT = ("suites", "tasks", "policies", "perturbations", "protocols")
 
 @app.command()
 def run(
-    policy: Annotated[str, typer.Option(help="random, noop, ... or package.module:ClassName")],
+    policy: Annotated[
+        str,
+        typer.Option(help="random, noop, scripted, wam, agra, package.module:Class or openpi://HOST:PORT"),
+    ],
     suite: Annotated[str, typer.Option(help="libero_spatial, libero_10, robosuite_lift, ...")],
     tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "all",
     episodes: Annotated[int | None, typer.Option(help="episodes per task and arm [protocol: 50]")] = None,
@@ -51,7 +54,12 @@ def run(
     checkpoint: str | None = None,
     executor: Annotated[str, typer.Option(help="local or ray")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address [start a local one]")] = None,
-    protocol: str = "libero",
+    protocol: Annotated[
+        str, typer.Option(help="openpi (default) or libero; see: agra-bench list protocols")
+    ] = ("openpi"),
+    replan_steps: Annotated[
+        int | None, typer.Option(help="actions executed per call of an openpi:// policy [5]")
+    ] = None,
     image_size: int = 128,
     render_quality: Annotated[str, typer.Option(help="standard, tuned or fast")] = "tuned",
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
@@ -78,6 +86,7 @@ def run(
         executor=executor,
         address=address,
         protocol=protocol,
+        replan_steps=replan_steps,
         image_size=image_size,
         render_quality=render_quality,
     )
@@ -131,10 +140,12 @@ def list_cmd(
     table = Table(show_lines=False)
     if what == "suites":
         table.add_column("suite"), table.add_column("kind"), table.add_column("step cap")
-        from agra_bench.protocol import get_protocol
+        from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 
         for name in suite_registry.all_suites():
-            table.add_row(name, suite_registry.suite_kind(name), str(get_protocol("libero").step_cap(name)))
+            table.add_row(
+                name, suite_registry.suite_kind(name), str(get_protocol(DEFAULT_PROTOCOL).step_cap(name))
+            )
     elif what == "tasks":
         if suite is None:
             raise UsageError(f"'list tasks' needs --suite; valid: {', '.join(suite_registry.all_suites())}")
@@ -142,11 +153,11 @@ def list_cmd(
         for task in suite_registry.list_tasks(suite):
             table.add_row(str(task.task_id), task.name, task.instruction)
     elif what == "policies":
-        from policies.registry import POLICIES, policy_names
+        from policies.registry import policy_descriptions
 
         table.add_column("policy"), table.add_column("description")
-        for name in policy_names():
-            table.add_row(name, (POLICIES[name].__doc__ or "").strip().splitlines()[0])
+        for name, description in policy_descriptions().items():
+            table.add_row(name, description)
     elif what == "perturbations":
         from perturbations.registry import families
 
@@ -168,13 +179,17 @@ def list_cmd(
     else:
         from agra_bench.protocol import PROTOCOLS
 
-        table.add_column("protocol"), table.add_column("settle"), table.add_column("description")
+        table.add_column("protocol"), table.add_column("settle"), table.add_column("step caps")
+        table.add_column("source")
         for proto in PROTOCOLS.values():
-            table.add_row(proto.name, str(proto.settle_steps), proto.description)
+            caps = ", ".join(
+                f"{k.removeprefix('libero_')} {v}" for k, v in proto.max_steps.items() if "libero" in k
+            )
+            table.add_row(proto.name, str(proto.settle_steps), caps, proto.source)
     console.print(table)
 
 
-for command in (workflows.collect, workflows.train, workflows.diagnose, workflows.report):
+for command in (workflows.collect, workflows.train, workflows.diagnose, workflows.report, workflows.serve):
     app.command()(command)
 
 

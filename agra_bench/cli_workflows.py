@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agra_bench.errors import UsageError
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -78,6 +80,10 @@ def train(
     align_layers: Annotated[str, typer.Option(help="video layers to align, e.g. 2 or 1,3 [~depth/3]")] = "",
     workers: Annotated[int, typer.Option(help="data-loader processes")] = 0,
     save_every: int = 500,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where native), bf16 or fp32")] = "auto",
+    shift_pad: Annotated[int, typer.Option(help="random-shift augmentation in pixels (0 = off)")] = 4,
+    normalize: Annotated[bool, typer.Option(help="normalise actions/proprio with data statistics")] = True,
+    snapshot_every: Annotated[int, typer.Option(help="keep EMA weights every N steps (0 = never)")] = 0,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
     from policies.wam.config import make_config
@@ -98,6 +104,10 @@ def train(
         save_every=save_every,
         teacher_path=teacher_path,
         allow_download=allow_download,
+        precision=precision,
+        shift_pad=shift_pad,
+        normalize=normalize,
+        snapshot_every=snapshot_every,
     )
     from agra_bench.demos.dataset import demo_file_paths
 
@@ -190,3 +200,34 @@ def report(
         )
     console.print(table)
     console.print(f"report written to {result.out}/ (index.html, summary.md, leaderboard.csv)")
+
+
+def serve(
+    policy: Annotated[str, typer.Option(help="random, noop, scripted, wam, agra or package.module:Class")],
+    checkpoint: Annotated[str | None, typer.Option(help="checkpoint folder (wam, agra)")] = None,
+    host: Annotated[
+        str, typer.Option(help="interface to bind; 0.0.0.0 exposes the policy to the network")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option(help="TCP port (0 = any free port)")] = 8000,
+    max_frame_mb: Annotated[float, typer.Option(help="refuse request frames larger than this")] = 32.0,
+) -> None:
+    """Serve a policy in openpi's websocket + msgpack protocol (pi0/pi0.5 clients work as is)."""
+    from agra_bench.serving.server import ServeSettings, run_server
+    from policies.registry import policy_options
+
+    if checkpoint is not None and not Path(checkpoint).exists():
+        raise UsageError(f"--checkpoint {checkpoint} does not exist")
+    settings = ServeSettings(
+        policy=policy,
+        policy_options=policy_options(policy, checkpoint=checkpoint),
+        host=host,
+        port=port,
+        max_frame_bytes=int(max_frame_mb * 2**20),
+    )
+
+    def ready(bound_port: int) -> None:
+        console.print(
+            f"serving {policy} on ws://{host}:{bound_port} (health: http://{host}:{bound_port}/healthz)"
+        )
+
+    run_server(settings, ready)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agra_bench.envs.rendering import get_render_quality
 from agra_bench.errors import UsageError, unknown
-from agra_bench.protocol import get_protocol
+from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
@@ -41,7 +42,8 @@ class RunConfig:
     checkpoint: str | None = None
     executor: str = "local"
     address: str | None = None  # Ray cluster address for --executor ray (None: start a local one)
-    protocol: str = "libero"
+    protocol: str = DEFAULT_PROTOCOL
+    replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
     image_size: int = 128
     render_quality: str = "tuned"
     task_ids: list[int] = field(init=False)
@@ -64,6 +66,8 @@ class RunConfig:
         ):
             if value < low:
                 raise UsageError(f"bad --{name} {value}; valid: an integer >= {low}")
+        if self.replan_steps is not None and self.replan_steps < 1:
+            raise UsageError(f"bad --replan-steps {self.replan_steps}; valid: an integer >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise UsageError(f"bad --max-steps {self.max_steps}; valid: an integer >= 1")
         if self.executor not in EXECUTORS:
@@ -80,8 +84,11 @@ class RunConfig:
         return get_protocol(self.protocol).step_cap(self.suite)
 
     def identity(self) -> dict:
-        """The fields that decide results; hashed into the run id."""
+        """The fields that decide results; hashed into the run id (an unset option is left out,
+        so run ids from before it existed stay the same)."""
+        optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
         return {
+            **optional,
             "policy": self.policy,
             "checkpoint": self.checkpoint,
             "suite": self.suite,
@@ -99,7 +106,7 @@ class RunConfig:
 
     def run_id(self) -> str:
         digest = hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
-        policy = self.policy.replace(":", "-").replace("/", "-").replace(".", "-")
+        policy = re.sub(r"[^A-Za-z0-9_]+", "-", self.policy).strip("-")
         return f"{policy}-{self.suite}-{digest}"
 
     def to_dict(self) -> dict:

@@ -23,3 +23,21 @@ def unknown(kind: str, value: str, valid: Iterable[str]) -> UsageError:
     """Build the standard error for an unknown name: bad value, suggestion, valid names."""
     valid = list(valid)
     return UsageError(f"unknown {kind} '{value}'{did_you_mean(value, valid)}; valid: {', '.join(valid)}")
+
+
+class PolicyCallError(RuntimeError):
+    """A policy's `act` raised or returned unusable actions; the episode ends with this error.
+
+    `error_type` says whose fault it was: "policy", or what the policy itself reported (an
+    openpi client's lost server is "connection")."""
+
+    def __init__(self, message: str, error_type: str = "policy") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def error_type_of(exc: BaseException, default: str) -> str:
+    """The `error_type` column for an exception: its own `error_type` if it carries one."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return getattr(exc, "error_type", None) or default

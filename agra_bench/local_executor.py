@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import batch_observations, error_text
+from agra_bench.rollout import batch_observations, call_policy, error_text
 from agra_bench.worker import WorkerSettings, serve
 from policies.base import Policy
 from policies.registry import make_policy
@@ -150,7 +151,9 @@ def _act(policy: Policy, waiting: list[WorkerSlot]) -> None:
             for slot in waiting:
                 _act(policy, [slot])
         else:
-            waiting[0].conn.send(("abort", error_text(exc), traceback.format_exc()))
+            waiting[0].conn.send(
+                ("abort", error_text(exc), traceback.format_exc(), error_type_of(exc, "policy"))
+            )
         return
     for slot, chunk in zip(waiting, chunks, strict=True):
         slot.conn.send(("act", chunk, policy.spec.execute_horizon))
@@ -158,13 +161,7 @@ def _act(policy: Policy, waiting: list[WorkerSlot]) -> None:
 
 def _call(policy: Policy, waiting: list[WorkerSlot]) -> np.ndarray:
     batch = batch_observations([slot.observation for slot in waiting], policy.spec.observation_keys)
-    chunks = np.asarray(policy.act(batch, [slot.index for slot in waiting]), dtype=np.float32)
-    expected = (len(waiting), policy.spec.chunk_length, 7)
-    if chunks.shape != expected:
-        raise ValueError(
-            f"policy '{policy.name}' returned actions of shape {chunks.shape}, expected {expected}"
-        )
-    return chunks
+    return call_policy(policy, batch, [slot.index for slot in waiting])
 
 
 def _next_key(pending: list[EpisodeKey], task: tuple[str, int] | None) -> EpisodeKey:
@@ -181,6 +178,7 @@ def crash_row(key: EpisodeKey) -> dict[str, Any]:
     return {
         "key": key,
         "error": "WorkerCrashed: the worker process died during this episode",
+        "error_type": "worker_crash",
         "wall_s": 0.0,
         "success": False,
         "steps": 0,

@@ -2,7 +2,16 @@
 
 Harnesses disagree on step caps and settle steps, and results are not comparable across
 them; so the protocol is one named, frozen object recorded in every run's manifest instead
-of constants scattered over the code. `libero` is the standard LIBERO protocol.
+of constants scattered over the code. Each preset is named after its source:
+
+- `openpi` (default): what openpi's LIBERO client does, and what most published VLA numbers
+  (pi0, pi0.5, OpenVLA-OFT) use: 10 settle steps with the gripper open, step caps spatial 220,
+  object 280, goal 300, libero_10 520, libero_90 400 (examples/libero/main.py).
+- `libero`: LIBERO's own evaluation (libero/lifelong/metric.py and configs/eval/default.yaml):
+  5 settle steps of all-zero actions, then at most 600 steps for every suite.
+
+Run tables written before the presets were renamed say `libero` for what is now `openpi`;
+their manifests keep the numbers they ran with.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ class Protocol:
     episodes_per_task: int
     control_freq_hz: int
     description: str = ""
+    source: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -51,8 +61,17 @@ class Protocol:
         return asdict(self)
 
 
-LIBERO_PROTOCOL = Protocol(
-    name="libero",
+ROBOSUITE_CAPS = {
+    # robosuite has no official caps; these follow common robomimic-style horizons.
+    "robosuite_lift": 300,
+    "robosuite_stack": 400,
+    "robosuite_pick_place_can": 400,
+    "robosuite_nut_assembly_square": 400,
+    "robosuite_door": 300,
+}
+
+OPENPI_PROTOCOL = Protocol(
+    name="openpi",
     settle_steps=10,
     settle_action=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0),
     max_steps={
@@ -61,21 +80,37 @@ LIBERO_PROTOCOL = Protocol(
         "libero_goal": 300,
         "libero_10": 520,
         "libero_90": 400,
-        # robosuite has no official caps; these follow common robomimic-style horizons.
-        "robosuite_lift": 300,
-        "robosuite_stack": 400,
-        "robosuite_pick_place_can": 400,
-        "robosuite_nut_assembly_square": 400,
-        "robosuite_door": 300,
+        **ROBOSUITE_CAPS,
     },
     episodes_per_task=50,
     control_freq_hz=20,
-    description="Standard LIBERO evaluation: 50 fixed init states per task, 10 settle steps, "
+    description="openpi's LIBERO client: 50 fixed init states per task, 10 settle steps (gripper open), "
     "per-suite step caps, 7-D delta-EEF actions at 20 Hz.",
+    source="openpi examples/libero/main.py (openpi-client 0.1.2)",
     extra={"robosuite_init_states": "init state k = reset under numpy seed k"},
 )
 
-PROTOCOLS: dict[str, Protocol] = {LIBERO_PROTOCOL.name: LIBERO_PROTOCOL}
+LIBERO_PROTOCOL = Protocol(
+    name="libero",
+    settle_steps=5,
+    settle_action=(0.0,) * 7,
+    max_steps={
+        **{
+            suite: 600
+            for suite in ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+        },
+        **ROBOSUITE_CAPS,
+    },
+    episodes_per_task=50,
+    control_freq_hz=20,
+    description="LIBERO's own evaluation: fixed init states, 5 settle steps of zero actions, "
+    "600-step cap for every suite.",
+    source="LIBERO libero/lifelong/metric.py, libero/configs/eval/default.yaml (max_steps 600)",
+    extra={"robosuite_init_states": "init state k = reset under numpy seed k"},
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (OPENPI_PROTOCOL, LIBERO_PROTOCOL)}
+DEFAULT_PROTOCOL = OPENPI_PROTOCOL.name
 
 
 def get_protocol(name: str) -> Protocol:

@@ -5,6 +5,11 @@ table is rewritten to a temporary file, fsynced and renamed over the old one, so
 a resumed run) always sees a complete file holding every episode finished so far: a run killed
 with SIGKILL loses only the episodes in flight, and a key is never written twice. A lock file
 stops two processes from writing the same run.
+
+Errored episodes: a row with an `error` (its `error_type` says whose: policy, connection,
+simulator, perturbation, worker_crash) is retried once when the run is resumed; the retry's row
+(attempt 2) replaces it, and a key that failed twice stays failed. Tables of schema version 1
+(without `error_type` and `attempt`) are read with those columns filled in.
 """
 
 from __future__ import annotations
@@ -49,9 +54,15 @@ EPISODE_SCHEMA = pa.schema(
         ("obs0_sha1", pa.string()),
         ("video", pa.string()),
         ("error", pa.string()),
+        ("error_type", pa.string()),
+        ("attempt", pa.int8()),
         ("schema_version", pa.int16()),
     ]
 )
+#: Columns added after schema version 1, with the value old rows get.
+ADDED_COLUMNS = {"error_type": None, "attempt": 1}
+ERROR_TYPES = ("policy", "connection", "timeout", "simulator", "perturbation", "worker_crash")
+MAX_ATTEMPTS = 2
 SORT_COLUMNS = ["suite", "task_id", "perturbation", "split", "episode"]
 
 
@@ -73,6 +84,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def upgrade_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of any schema version <= ours with every current column present."""
+    upgraded = {**ADDED_COLUMNS, **row}
+    if upgraded.get("error") and not upgraded.get("error_type"):
+        upgraded["error_type"] = "unknown"
+    return upgraded
+
+
+def check_schema_version(versions, source: Path | str) -> None:
+    """ValueError (one line) for a table written by a newer agra-bench than this one."""
+    newer = sorted({int(v) for v in versions if v is not None and int(v) > SCHEMA_VERSION})
+    if newer:
+        raise ValueError(
+            f"{source} has episode schema version {newer[-1]}; this agra-bench reads versions "
+            f"up to {SCHEMA_VERSION}: upgrade agra-bench (pip install -U agra-bench)"
+        )
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -97,19 +126,33 @@ class EpisodeStore:
             raise RuntimeError(f"another agra-bench process is writing {self.run_dir}") from None
         self.rows: dict[str, dict[str, Any]] = {}
         if self.path.exists():
-            for row in pq.read_table(self.path).to_pylist():
-                self.rows[row["episode_key"]] = row
+            table = pq.read_table(self.path)
+            check_schema_version(table.column("schema_version").to_pylist(), self.path)
+            for row in table.to_pylist():
+                self.rows[row["episode_key"]] = upgrade_row(row)
 
     def done_keys(self) -> set[str]:
-        return set(self.rows)
+        """Keys that need no more work: finished without error, or errored on every attempt."""
+        return {k for k, r in self.rows.items() if not r["error"] or r["attempt"] >= MAX_ATTEMPTS}
+
+    def retry_keys(self) -> set[str]:
+        """Errored keys that get their one retry when the run is resumed."""
+        return set(self.rows) - self.done_keys()
+
+    def attempt_of(self, key: str) -> int:
+        """The attempt number the next row of `key` carries."""
+        return self.rows[key]["attempt"] + 1 if key in self.rows else 1
 
     def add(self, row: dict[str, Any]) -> None:
         row = {**row, "schema_version": SCHEMA_VERSION}
+        if row.get("attempt") is None:
+            row["attempt"] = self.attempt_of(row["episode_key"])
+        row.setdefault("error_type", None)
         missing = [f.name for f in EPISODE_SCHEMA if f.name not in row]
         if missing:
             raise ValueError(f"episode row lacks {missing}")
-        if row["episode_key"] in self.rows:
-            return  # never duplicate a key
+        if row["episode_key"] in self.done_keys():
+            return  # never duplicate a key; a retry replaces its errored row
         self.rows[row["episode_key"]] = row
         sink = pa.BufferOutputStream()
         pq.write_table(rows_to_table(list(self.rows.values())), sink)

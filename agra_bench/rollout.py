@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from agra_bench.envs.base import SimTaskEnv
+from agra_bench.errors import PolicyCallError, error_type_of
 from agra_bench.plan import EpisodeKey
 from policies.base import PRIVILEGED, Policy
 
@@ -97,6 +98,35 @@ class EpisodeRun:
         self.result.steps = self.env.steps
 
 
+def call_policy(policy: Policy, batch: dict[str, Any], slots: list[int]) -> np.ndarray:
+    """`policy.act` with its answer checked: (len(slots), chunk_length, 7), finite, float.
+
+    Anything else, or an exception, raises PolicyCallError naming the policy and the problem,
+    before any of it reaches the simulator (NaN actions would otherwise run to the step cap)."""
+    try:
+        chunks = policy.act(batch, slots)
+    except Exception as exc:
+        raise PolicyCallError(
+            f"policy '{policy.name}' failed: {type(exc).__name__}: {exc}", error_type_of(exc, "policy")
+        ) from exc
+    chunks = np.asarray(chunks)
+    expected = (len(slots), policy.spec.chunk_length, 7)
+    if chunks.shape != expected:
+        raise PolicyCallError(
+            f"policy '{policy.name}' returned actions of shape {chunks.shape}, expected {expected}"
+        )
+    if chunks.dtype.kind not in "fiu":
+        raise PolicyCallError(
+            f"policy '{policy.name}' returned actions of dtype {chunks.dtype}, expected float"
+        )
+    if not np.isfinite(chunks).all():
+        bad = int((~np.isfinite(chunks)).sum())
+        raise PolicyCallError(
+            f"policy '{policy.name}' returned {bad} non-finite action value(s) (NaN or inf)"
+        )
+    return chunks.astype(np.float32)
+
+
 def run_episode(
     env: SimTaskEnv, policy: Policy, key: EpisodeKey, record_frames: bool = False, slot: int = 0
 ) -> EpisodeResult:
@@ -104,8 +134,8 @@ def run_episode(
     episode = EpisodeRun(env, key, record_frames)
     policy.reset(slot, key.seed)
     while not episode.done:
-        chunk = policy.act(episode.policy_input(policy.spec.observation_keys), [slot])
-        episode.apply(np.asarray(chunk)[0], policy.spec.execute_horizon)
+        chunk = call_policy(policy, episode.policy_input(policy.spec.observation_keys), [slot])
+        episode.apply(chunk[0], policy.spec.execute_horizon)
     return episode.result
 
 
@@ -114,21 +144,23 @@ def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
 
     Returns (row fields, result or None, traceback text or None)."""
     start = time.perf_counter()
-    result, error, trace = None, None, None
+    result, error, trace, kind = None, None, None, None
     try:
         result = fn()
     except Exception as exc:  # recorded per episode so the run goes on
-        error, trace = error_text(exc), traceback.format_exc()
-    return outcome_row(result, error, time.perf_counter() - start), result, trace
+        error, trace, kind = error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator")
+    return outcome_row(result, error, time.perf_counter() - start, kind), result, trace
 
 
 def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def outcome_row(result: EpisodeResult | None, error: str | None, wall_s: float) -> dict[str, Any]:
+def outcome_row(
+    result: EpisodeResult | None, error: str | None, wall_s: float, error_type: str | None = None
+) -> dict[str, Any]:
     """The outcome fields of a row; an errored episode (result None) counts as a failure."""
-    row: dict[str, Any] = {"error": error, "wall_s": wall_s}
+    row: dict[str, Any] = {"error": error, "error_type": error_type if error else None, "wall_s": wall_s}
     if result is not None and error is None:
         row.update(
             success=result.success,

@@ -7,7 +7,6 @@ already in the table. The store alone writes `episodes.parquet`.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from rich.progress import (
 )
 
 from agra_bench.config import RunConfig
-from agra_bench.errors import UsageError
 from agra_bench.local_executor import execute_local
 from agra_bench.manifest import build_manifest, write_manifest
 from agra_bench.plan import EpisodeKey, plan_episodes
@@ -32,6 +30,7 @@ from agra_bench.records import EpisodeStore
 from agra_bench.suites import get_task, suite_kind
 from agra_bench.versions import check_libero_stack, check_robosuite_stack
 from agra_bench.worker import WorkerSettings
+from policies.registry import policy_options as resolve_policy_options
 from policies.registry import resolve_policy_name
 
 
@@ -44,6 +43,7 @@ class RunSummary:
     ran: int
     successes: int
     errors: int
+    retried: int = 0  # errored episodes of an earlier attempt, run again once
 
     @property
     def finished(self) -> int:
@@ -79,14 +79,15 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
     store = EpisodeStore(run_dir)
     try:
         factory = resolve_policy_name(config.policy)
-        policy_options = {"checkpoint": config.checkpoint} if config.checkpoint else {}
-        if policy_options and "checkpoint" not in inspect.signature(factory).parameters:
-            raise UsageError(f"policy '{config.policy}' takes no --checkpoint")
+        policy_options = resolve_policy_options(
+            config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
+        )
         policy_info = factory.manifest_entry(**policy_options)
         write_manifest(run_dir, build_manifest(config, policy_info))
         keys = plan_episodes(config)
         done = store.done_keys()
         todo = [k for k in keys if k.id not in done]
+        retried = len(store.retry_keys() & {k.id for k in todo})
         settings = WorkerSettings(
             run_dir=str(run_dir),
             policy=config.policy,
@@ -98,7 +99,9 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             arms=tuple(config.arms),
             fps=get_protocol(config.protocol).control_freq_hz,
         )
-        summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0)
+        summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0, retried)
+        if retried and console is not None:
+            console.print(f"retrying {retried} episode(s) that ended in an error last time (once)")
         with _progress(console, show_progress) as progress:
             bar = progress.add_task(run_id, total=len(keys), completed=summary.skipped, rate="")
             if config.executor == "ray":

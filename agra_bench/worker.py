@@ -23,6 +23,7 @@ from typing import Any
 
 from agra_bench.envs import make_env
 from agra_bench.envs.base import SimTaskEnv
+from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import EpisodeResult, EpisodeRun, error_text, outcome_row, run_episode, timed_row
 from agra_bench.video import write_video
@@ -160,7 +161,7 @@ def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[
 
         ("start", key, record_video)     -> ("obs", obs) or ("row", row) if already over
         ("act", chunk (Ta, 7), horizon)  -> ("obs", obs) or ("row", row) when it ends
-        ("abort", error, trace)          -> ("row", row): the policy failed for this episode
+        ("abort", error, trace, type)    -> ("row", row): the policy failed for this episode
         ("close",)                       -> the worker exits
 
     `obs` holds one env's observation, only the `keys` the policy asked for. An exception in the
@@ -185,10 +186,12 @@ def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[
             elif message[0] == "act":
                 episode.apply(message[1], message[2])
             else:  # "abort"
-                conn.send(("row", _finish(key, None, start, message[1], message[2], drop_env=False)))
+                _, error, trace, kind = message
+                conn.send(("row", _finish(key, None, start, error, trace, kind, drop_env=False)))
                 continue
         except Exception as exc:  # the simulator failed: record it, rebuild the env next time
-            conn.send(("row", _finish(key, None, start, error_text(exc), traceback.format_exc())))
+            kind = error_type_of(exc, "simulator")
+            conn.send(("row", _finish(key, None, start, error_text(exc), traceback.format_exc(), kind)))
             continue
         if episode.done:
             conn.send(("row", _finish(key, episode.result, start, None, None)))
@@ -202,9 +205,10 @@ def _finish(
     start: float,
     error: str | None,
     trace: str | None,
+    error_type: str | None = None,
     drop_env: bool = True,
 ) -> dict[str, Any]:
-    row = outcome_row(result, error, time.perf_counter() - start)
+    row = outcome_row(result, error, time.perf_counter() - start, error_type)
     row["video"] = None
     if trace is not None:
         _log_error(key, trace)

@@ -34,7 +34,7 @@ def libero_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) 
     from libero.libero.envs import OffScreenRenderEnv
 
     from agra_bench.envs import make_env
-    from agra_bench.protocol import LIBERO_PROTOCOL
+    from agra_bench.protocol import OPENPI_PROTOCOL
 
     probe = make_env(suite, task_id)  # only for the BDDL path and init states (no simulator)
     rng = np.random.default_rng(0)
@@ -42,8 +42,8 @@ def libero_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) 
     for episode in range(episodes):
         env.reset()
         env.set_init_state(probe.init_states()[episode])
-        for _ in range(LIBERO_PROTOCOL.settle_steps):
-            env.step(list(LIBERO_PROTOCOL.settle_action))
+        for _ in range(OPENPI_PROTOCOL.settle_steps):
+            env.step(list(OPENPI_PROTOCOL.settle_action))
         for _ in range(steps):
             env.step(rng.uniform(-1, 1, 7))
 

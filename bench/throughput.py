@@ -31,7 +31,7 @@ def libero_vector(suite: str, task_id: int, episodes: int, steps: int, size: int
     from libero.libero.envs import OffScreenRenderEnv, SubprocVectorEnv
 
     from agra_bench.envs import make_env
-    from agra_bench.protocol import LIBERO_PROTOCOL
+    from agra_bench.protocol import OPENPI_PROTOCOL
 
     probe = make_env(suite, task_id)  # BDDL path and init states only (no simulator)
     args = {"bddl_file_name": probe.bddl_path(), "camera_heights": size, "camera_widths": size}
@@ -42,8 +42,8 @@ def libero_vector(suite: str, task_id: int, episodes: int, steps: int, size: int
         ids = list(range(n))
         env.reset(id=ids)
         env.set_init_state(probe.init_states()[first : first + n], id=ids)
-        for _ in range(LIBERO_PROTOCOL.settle_steps):
-            env.step(np.tile(LIBERO_PROTOCOL.settle_action, (n, 1)), id=ids)
+        for _ in range(OPENPI_PROTOCOL.settle_steps):
+            env.step(np.tile(OPENPI_PROTOCOL.settle_action, (n, 1)), id=ids)
         for _ in range(steps):
             env.step(rng.uniform(-1, 1, (n, 7)), id=ids)
     env.close()

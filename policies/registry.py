@@ -18,6 +18,8 @@ POLICIES: dict[str, Callable[..., Policy]] = {}
 POLICY_MODULES = ("policies.baselines", "policies.scripted")
 # Policies whose module needs an optional extra: imported only when asked for by name.
 LAZY_POLICIES = {"wam": ("policies.wam.policy", "wam"), "agra": ("policies.wam.policy", "wam")}
+# Policies named by an address: scheme prefix -> (module, class); the address is the `url` option.
+ADDRESS_POLICIES = {"openpi://": ("policies.openpi_client", "OpenPIClient")}
 
 
 def register_policy(name: str) -> Callable[[type[Policy]], type[Policy]]:
@@ -38,11 +40,29 @@ def policy_names() -> list[str]:
     return list(dict.fromkeys([*POLICIES, *LAZY_POLICIES]))
 
 
+def policy_descriptions() -> dict[str, str]:
+    """Name -> first docstring line, without importing optional extras (torch for wam/agra)."""
+    _load_all()
+    described = {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in POLICIES.items()}
+    for name, (_, extra) in LAZY_POLICIES.items():
+        described.setdefault(
+            name,
+            f"world action model{' with AGRA alignment' if name == 'agra' else ''} "
+            f"(needs --checkpoint and the '{extra}' extra)",
+        )
+    described["openpi://HOST:PORT"] = "any policy server speaking openpi's websocket protocol"
+    described["package.module:Class"] = "your own subclass of policies.base.Policy"
+    return described
+
+
 def resolve_policy_name(name: str) -> Callable[..., Policy]:
     """The factory for a registered name, or for 'package.module:ClassName' (a user's own policy).
 
     UsageError with suggestions for an unknown name or an import path that does not load."""
     _load_all()
+    for prefix, (module, attr) in ADDRESS_POLICIES.items():
+        if name.startswith(prefix):
+            return getattr(importlib.import_module(module), attr)
     if name in LAZY_POLICIES and name not in POLICIES:
         module, extra = LAZY_POLICIES[name]
         try:
@@ -54,7 +74,7 @@ def resolve_policy_name(name: str) -> Callable[..., Policy]:
             ) from None
     if name in POLICIES:
         return POLICIES[name]
-    if ":" in name and not name.startswith("remote://"):
+    if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
@@ -63,9 +83,29 @@ def resolve_policy_name(name: str) -> Callable[..., Policy]:
         if not (isinstance(factory, type) and issubclass(factory, Policy)):
             raise UsageError(f"'{name}' is not a subclass of policies.base.Policy")
         return factory
-    raise unknown("policy", name, [*policy_names(), "package.module:ClassName"])
+    raise unknown("policy", name, [*policy_names(), "package.module:ClassName", "openpi://HOST:PORT"])
+
+
+def policy_options(name: str, **given) -> dict:
+    """The constructor options of policy `name` from run options (`checkpoint`, `replan_steps`,
+    ...; None = not given): an address policy gets its address as `url`; an option the policy
+    does not take is a UsageError naming it."""
+    import inspect
+
+    factory = resolve_policy_name(name)
+    options = {"url": name} if any(name.startswith(p) for p in ADDRESS_POLICIES) else {}
+    accepted = inspect.signature(factory).parameters
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise UsageError(f"policy '{name}' takes no --{key.replace('_', '-')}")
+        options[key] = value
+    return options
 
 
 def make_policy(name: str, **options) -> Policy:
-    """Build a policy by registered name or import path."""
+    """Build a policy by registered name, import path or address."""
+    if any(name.startswith(p) for p in ADDRESS_POLICIES):
+        options.setdefault("url", name)
     return resolve_policy_name(name)(**options)

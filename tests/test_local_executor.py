@@ -31,10 +31,10 @@ def setup(tmp_path, policy=POLICY, episodes=4, max_steps=6, options=None):
         policy_options=options or {},
         image_size=32,
         render_quality="tuned",
-        protocol="libero",
+        protocol="openpi",
         max_steps=max_steps,
         arms=tuple(config.arms),
-        fps=get_protocol("libero").control_freq_hz,
+        fps=get_protocol("openpi").control_freq_hz,
     )
     return plan_episodes(config), settings
 
@@ -65,7 +65,8 @@ def test_a_policy_failure_ends_only_its_episode(tmp_path):
     settings = WorkerSettings(**{**settings.__dict__, "policy_options": {"fail_seed": keys[1].seed}})
     rows = {r["key"].id: r for r in execute_local(keys, settings, workers=2, video=0)}
     assert sorted(rows) == sorted(k.id for k in keys)
-    assert rows[keys[1].id]["error"] == f"RuntimeError: injected failure for seed {keys[1].seed}"
+    error = f"PolicyCallError: policy 'random' failed: RuntimeError: injected failure for seed {keys[1].seed}"
+    assert rows[keys[1].id]["error"] == error and rows[keys[1].id]["error_type"] == "policy"
     others = [rows[k.id] for k in keys if k != keys[1]]
     assert all(r["error"] is None and r["steps"] == 4 for r in others)
     assert "injected failure" in next((tmp_path / "logs").iterdir()).read_text()

@@ -50,4 +50,5 @@ def test_ray_records_a_failing_episode_and_goes_on(tmp_path):
     )
     assert len(df) == 3
     errors = df.set_index("episode")["error"]
-    assert errors[1].startswith("RuntimeError: injected failure") and errors[[0, 2]].isna().all()
+    assert errors[1].startswith("PolicyCallError: policy 'fail_second_episode' failed: RuntimeError")
+    assert errors[[0, 2]].isna().all()

@@ -25,7 +25,7 @@ def make_row(key: str, episode: int, success: bool = True) -> dict:
         perturb_params="{}",
         severity=3,
         split="id",
-        protocol="libero",
+        protocol="openpi",
         success=success,
         steps=3,
         max_steps=5,
@@ -47,7 +47,7 @@ def test_store_appends_atomically_and_reloads(tmp_path):
     assert table.schema.equals(EPISODE_SCHEMA)
     assert table.column("episode").to_pylist() == [0, 1]
     assert table.column("success").to_pylist() == [False, True]
-    assert table.column("schema_version").to_pylist() == [1, 1]
+    assert table.column("schema_version").to_pylist() == [2, 2]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     again = EpisodeStore(tmp_path)
     assert again.done_keys() == {"a", "b"}
@@ -68,3 +68,40 @@ def test_second_writer_is_refused(tmp_path):
     with pytest.raises(RuntimeError, match="another agra-bench process"):
         EpisodeStore(tmp_path)
     first.close()
+
+
+def test_errored_key_is_retried_once_and_its_row_replaced(tmp_path):
+    store = EpisodeStore(tmp_path)
+    store.add(
+        {**make_row("a", 0, success=False), "error": "PolicyServerError: gone", "error_type": "connection"}
+    )
+    store.add(make_row("b", 1))
+    assert store.done_keys() == {"b"} and store.retry_keys() == {"a"}
+    store.add({**make_row("a", 0, success=False), "error": "again", "error_type": "connection"})
+    assert store.done_keys() == {"a", "b"} and store.retry_keys() == set()  # failed twice: stays failed
+    store.add(make_row("a", 0))  # a third row for the key is ignored
+    store.close()
+    rows = {r["episode_key"]: r for r in pq.read_table(tmp_path / "episodes.parquet").to_pylist()}
+    assert len(rows) == 2 and rows["a"]["attempt"] == 2 and rows["a"]["error"] == "again"
+    assert rows["b"]["attempt"] == 1 and rows["b"]["error_type"] is None
+
+
+def test_version_1_tables_are_read_and_newer_ones_refused(tmp_path):
+    import pyarrow as pa
+
+    from agra_bench.report.load import read_run_table
+
+    old_schema = pa.schema([f for f in EPISODE_SCHEMA if f.name not in ("error_type", "attempt")])
+    old = {**make_row("a", 0, success=False), "error": "boom", "schema_version": 1}
+    pq.write_table(pa.Table.from_pylist([old], schema=old_schema), tmp_path / "episodes.parquet")
+    frame = read_run_table(tmp_path / "episodes.parquet")
+    assert frame.loc[0, "error_type"] == "unknown" and frame.loc[0, "attempt"] == 1
+    store = EpisodeStore(tmp_path)
+    assert store.retry_keys() == {"a"}  # an old errored row gets its retry too
+    store.close()
+    newer = pa.Table.from_pylist([{**make_row("a", 0), "schema_version": 99}], schema=EPISODE_SCHEMA)
+    pq.write_table(newer, tmp_path / "episodes.parquet")
+    with pytest.raises(ValueError, match="schema version 99; this agra-bench reads versions up to 2"):
+        read_run_table(tmp_path / "episodes.parquet")
+    with pytest.raises(ValueError, match="schema version 99"):
+        EpisodeStore(tmp_path)

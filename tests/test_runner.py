@@ -60,10 +60,10 @@ def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
     assert df["instruction"][0].startswith("put both the alphabet soup")
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["run_id"] == run_dir.name == df["run_id"][0]
-    assert manifest["protocol"]["name"] == "libero" and manifest["protocol"]["settle_steps"] == 10
+    assert manifest["protocol"]["name"] == "openpi" and manifest["protocol"]["settle_steps"] == 10
     assert manifest["image_convention"].startswith("rot180")
     assert manifest["versions"]["robosuite"].startswith("1.4")
-    assert manifest["schema_version"] == 1 and "git_sha" in manifest
+    assert manifest["schema_version"] == 2 and "git_sha" in manifest
     video = run_dir / df["video"][0]
     assert video.name == "libero_10_task00_ep000_none_id_fail.mp4"
     frames = iio.imread(video)
@@ -154,7 +154,10 @@ def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
         " --max-steps 3 --image-size 32",
     ).set_index("episode")
     run_dir = only_run_dir(tmp_path)
-    assert df.loc[1, "error"] == "RuntimeError: injected failure in episode 2"
+    error = (
+        "PolicyCallError: policy 'fail_second_episode' failed: RuntimeError: injected failure in episode 2"
+    )
+    assert df.loc[1, "error"] == error and df.loc[1, "error_type"] == "policy"
     assert df.loc[[0, 2], "error"].isna().all() and (df.loc[[0, 2], "steps"] == 3).all()
     logs = list((run_dir / "logs").iterdir())
     assert len(logs) == 1 and "injected failure" in logs[0].read_text()

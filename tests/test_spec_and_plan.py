@@ -7,13 +7,13 @@ import pytest
 from agra_bench.config import RunConfig
 from agra_bench.errors import UsageError, did_you_mean
 from agra_bench.plan import episode_seed, plan_episodes
-from agra_bench.protocol import LIBERO_PROTOCOL, Protocol, get_protocol
+from agra_bench.protocol import OPENPI_PROTOCOL, Protocol, get_protocol
 from perturbations.spec import parse_spec
 
 
 def test_protocol_caps_are_the_standard_libero_ones():
     caps = {
-        s: LIBERO_PROTOCOL.step_cap(s)
+        s: OPENPI_PROTOCOL.step_cap(s)
         for s in ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
     }
     assert caps == {
@@ -23,8 +23,8 @@ def test_protocol_caps_are_the_standard_libero_ones():
         "libero_10": 520,
         "libero_90": 400,
     }
-    assert LIBERO_PROTOCOL.settle_steps == 10
-    assert LIBERO_PROTOCOL.settle_action == (0, 0, 0, 0, 0, 0, -1)
+    assert OPENPI_PROTOCOL.settle_steps == 10
+    assert OPENPI_PROTOCOL.settle_action == (0, 0, 0, 0, 0, 0, -1)
 
 
 def test_protocol_validates_on_construction():

@@ -27,8 +27,7 @@ from agra_bench.diagnostics.attention import (
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
 from agra_bench.errors import UsageError
-
-FILE = "diagnostics.parquet"
+from agra_bench.report.diagnostics import FILE, summarise
 
 
 @dataclass(frozen=True)
@@ -186,18 +185,3 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     intervention_bars(frame, out / "interventions.png")
     (out / "summary.json").write_text(json.dumps(summarise(frame).to_dict("records"), indent=2))
     return frame
-
-
-def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per policy, checkpoint, suite and perturbation: means of the metrics over policy calls."""
-    keys = ["policy", "checkpoint", "suite", "perturbation"]
-    metrics = [
-        "attn_in_region",
-        "centroid_error",
-        *[f"{k}_{n}" for k in KINDS for n in ("relevant", "background")],
-    ]
-    summary = frame.groupby(keys, sort=True)[metrics].mean().reset_index()
-    summary.insert(len(keys), "calls", frame.groupby(keys, sort=True).size().to_numpy())
-    for kind in KINDS:
-        summary[f"{kind}_ratio"] = summary[f"{kind}_relevant"] / summary[f"{kind}_background"]
-    return summary

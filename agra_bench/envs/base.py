@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from agra_bench.envs.geometry import collision_geoms, geom_corners
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
-from agra_bench.protocol import get_protocol
+from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import get_task
 from perturbations.base import NoPerturbation, Perturbation
 
@@ -73,7 +73,7 @@ class SimTaskEnv(gym.Env, ABC):
         task_id: int = 0,
         image_size: int = 128,
         render_quality: str = "tuned",
-        protocol: str = "libero",
+        protocol: str = DEFAULT_PROTOCOL,
         max_steps: int | None = None,
         render_mode: str | None = None,
         render_images: bool = True,

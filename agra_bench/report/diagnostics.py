@@ -1,5 +1,8 @@
 """The diagnostics section of a report: every `diagnostics.parquet` below the report's folders,
-summarised per policy, checkpoint, suite and perturbation (means over policy calls)."""
+summarised per policy, checkpoint, suite and perturbation (means over policy calls).
+
+This module needs no torch (reports run on a lean install); `agra-bench diagnose`, which
+writes the tables, uses its `FILE` and `summarise` too."""
 
 from __future__ import annotations
 
@@ -9,10 +12,27 @@ import pandas as pd
 
 from agra_bench.report.plots import DPI, Figure, plt
 
+FILE = "diagnostics.parquet"
+SUMMARY_KEYS = ["policy", "checkpoint", "suite", "perturbation"]
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per policy, checkpoint, suite and perturbation: means of the metrics over policy calls,
+    and per intervention kind the ratio of action change on relevant vs background tokens."""
+    kinds = [c.removesuffix("_relevant") for c in frame.columns if c.endswith("_relevant")]
+    metrics = [
+        "attn_in_region",
+        "centroid_error",
+        *[f"{k}_{n}" for k in kinds for n in ("relevant", "background")],
+    ]
+    summary = frame.groupby(SUMMARY_KEYS, sort=True)[metrics].mean().reset_index()
+    summary.insert(len(SUMMARY_KEYS), "calls", frame.groupby(SUMMARY_KEYS, sort=True).size().to_numpy())
+    for kind in kinds:
+        summary[f"{kind}_ratio"] = summary[f"{kind}_relevant"] / summary[f"{kind}_background"]
+    return summary
+
 
 def load_diagnostics(dirs: list[Path]) -> tuple[pd.DataFrame, list[str]]:
-    from agra_bench.diagnostics import FILE, summarise
-
     frames, notes = [], []
     for folder in dirs:
         folder = Path(folder)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
-from agra_bench.records import EPISODE_SCHEMA, EpisodeStore
+from agra_bench.records import ADDED_COLUMNS, EPISODE_SCHEMA, EpisodeStore, check_schema_version
 
 #: What identifies one episode across runs: two rows with these equal are the same episode.
 EPISODE_IDENTITY = [
@@ -63,10 +63,16 @@ def read_run_table(path: Path) -> pd.DataFrame:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for truncated or foreign files
         raise ValueError(f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    missing = [name for name in EPISODE_SCHEMA.names if name not in table.column_names]
+    required = [name for name in EPISODE_SCHEMA.names if name not in ADDED_COLUMNS]
+    missing = [name for name in required if name not in table.column_names]
     if missing:
         raise ValueError(f"not an agra-bench episode table: missing column(s) {', '.join(missing)}")
-    frame = table.select(EPISODE_SCHEMA.names).to_pandas()
+    check_schema_version(table.column("schema_version").to_pylist(), path)
+    frame = table.select([n for n in EPISODE_SCHEMA.names if n in table.column_names]).to_pandas()
+    for name, default in ADDED_COLUMNS.items():
+        if name not in frame:
+            frame[name] = default
+    frame.loc[frame["error"].notna() & frame["error_type"].isna(), "error_type"] = "unknown"
     return frame
 
 
