@@ -1,0 +1,105 @@
+"""The training recipe's pieces: bf16 autocast on CPU, the in-memory frame cache, random-shift
+augmentation, per-dimension normalisation, snapshots and a log that never repeats a step."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from agra_bench.demos.dataset import WindowDataset, WindowSpec
+from agra_bench.errors import UsageError
+from policies.wam.augment import augment_batch, random_shift
+from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
+from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
+from policies.wam.train import truncate_log
+from tests.test_wam import _train
+
+
+def test_cached_windows_equal_uncached_windows(collected_demo):
+    spec = WindowSpec(context=2, future=2, future_stride=3, chunk=8)
+    plain = WindowDataset([collected_demo], spec)
+    cached = WindowDataset([collected_demo], spec, cache=True)
+    assert plain.cached_bytes == 0 and cached.cached_bytes > 0
+    assert len(plain) == len(cached)
+    for i in [0, 1, len(plain) // 2, len(plain) - 2, len(plain) - 1]:
+        a, b = plain[i], cached[i]
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            if torch.is_tensor(value):
+                assert value.dtype == b[key].dtype and torch.equal(value, b[key]), (i, key)
+            else:
+                assert value == b[key], (i, key)
+
+
+def test_random_shift_keeps_shapes_shares_one_offset_per_sample_and_replays():
+    context = torch.rand(4, 1, 3, 16, 16)
+    future = context.repeat(1, 2, 1, 1, 1)  # same pixels: a shared shift keeps them equal
+    shifted_context, shifted_future = random_shift([context, future], 2, torch.Generator().manual_seed(0))
+    assert shifted_context.shape == context.shape and shifted_future.shape == future.shape
+    assert torch.equal(shifted_future[:, 0], shifted_context[:, 0]) and torch.equal(
+        shifted_future[:, 1], shifted_context[:, 0]
+    )
+    assert not torch.equal(shifted_context, context)  # some sample moved (fixed seed)
+    again = random_shift([context, future], 2, torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], shifted_context)
+    batch = {"context": context, "future": future, "wrist": context.clone(), "actions": torch.zeros(4, 8, 7)}
+    out = augment_batch(batch, 2, torch.Generator().manual_seed(1))
+    assert {k: v.shape for k, v in out.items()} == {k: v.shape for k, v in batch.items()}
+    assert out["actions"] is batch["actions"]
+    assert augment_batch(batch, 0, torch.Generator()) is batch
+
+
+def test_normalisation_round_trips_and_maps_percentiles_to_unit_range():
+    rng = np.random.default_rng(0)
+    actions = np.concatenate(
+        [rng.normal(0, [0.5, 0.3, 0.2, 0.02, 0.14, 0.01], (5000, 6)), rng.choice([-1.0, 1.0], (5000, 1))],
+        axis=1,
+    )
+    actions[:, 5] = 0.0  # a dimension with no spread keeps scale 1
+    center, scale = action_statistics(actions)
+    assert scale[5] == 1.0 and abs(center[6]) < 1e-9 and scale[6] == pytest.approx(1.0)
+    raw = torch.as_tensor(actions, dtype=torch.float32)
+    unit = normalize(raw, center, scale)
+    inside = ((unit[:, :5].abs() <= 1).float().mean(0)).numpy()
+    assert (inside > 0.97).all()  # the 1st..99th percentile range maps onto [-1, 1]
+    assert torch.allclose(denormalize(unit, center, scale), raw, atol=1e-5)
+    assert normalize(raw, (), ()) is raw  # checkpoints without statistics: identity
+    mean, std = proprio_statistics(actions[:, [0, 1, 2, 3, 4, 5, 6, 6]])
+    assert std[5] == 1.0 and len(mean) == 8
+
+
+def test_precision_resolution_and_bf16_autocast_on_cpu():
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    with pytest.raises(UsageError, match="unknown precision 'fp16'"):
+        resolve_precision("fp16", "cpu")
+    layer = torch.nn.Linear(8, 8)
+    with autocast("bf16", "cpu"):
+        assert layer(torch.rand(2, 8)).dtype == torch.bfloat16
+    with autocast("fp32", "cpu"):
+        assert layer(torch.rand(2, 8)).dtype == torch.float32
+
+
+def test_training_records_precision_statistics_and_snapshots(tmp_path, collected_demo):
+    folder = _train(
+        tmp_path, "run", collected_demo, steps=10, snapshot_every=5, precision="bf16", shift_pad=2
+    )
+    config = json.loads((folder / "config.json").read_text())
+    assert config["precision"] == "bf16" and len(config["wam"]["action_center"]) == 7
+    assert len(config["wam"]["proprio_std"]) == 8
+    snapshots = sorted(p.name for p in (folder / "snapshots").iterdir())
+    assert snapshots == ["step_000005", "step_000010"]
+    assert json.loads((folder / "snapshots" / "step_000005" / "config.json").read_text())["step"] == 5
+
+
+def test_a_resumed_log_never_repeats_a_step(tmp_path):
+    log = tmp_path / "losses.csv"
+    with log.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["step", "total"], [10, 1.0], [20, 0.9], [30, 0.8]])
+    truncate_log(log, 20)  # the last save was at step 20; step 30 was logged before a kill
+    assert list(pd.read_csv(log)["step"]) == [10, 20]
