@@ -62,6 +62,10 @@ def run(
     ] = None,
     image_size: int = 128,
     render_quality: Annotated[str, typer.Option(help="standard, tuned or fast")] = "tuned",
+    render_every_step: Annotated[
+        bool,
+        typer.Option(help="render every camera at every step, not only what the policy sees (for checks)"),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Run closed-loop episodes and write DIR/<run_id>/episodes.parquet and manifest.json."""
@@ -89,6 +93,7 @@ def run(
         replan_steps=replan_steps,
         image_size=image_size,
         render_quality=render_quality,
+        render_every_step=render_every_step,
     )
     summary = run_episodes(config, show_progress=progress, console=err_console)
     rate = summary.successes / summary.ran if summary.ran else float("nan")

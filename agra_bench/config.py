@@ -46,6 +46,7 @@ class RunConfig:
     replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
     image_size: int = 128
     render_quality: str = "tuned"
+    render_every_step: bool = False  # off: render on demand (same results; not in the identity)
     task_ids: list[int] = field(init=False)
     arms: list[Arm] = field(init=False)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agra_bench.envs.base import SimTaskEnv
+from agra_bench.envs.base import CAMERAS, SimTaskEnv
 from agra_bench.errors import PolicyCallError, error_type_of
 from agra_bench.plan import EpisodeKey
 from policies.base import PRIVILEGED, Policy
@@ -56,9 +56,20 @@ class EpisodeRun:
     `run_episode` calls it inline; the local executor's workers hold an `EpisodeRun` while the
     parent computes the chunk for several of them in one batch."""
 
-    def __init__(self, env: SimTaskEnv, key: EpisodeKey, record_frames: bool = False) -> None:
+    def __init__(
+        self,
+        env: SimTaskEnv,
+        key: EpisodeKey,
+        record_frames: bool = False,
+        policy_keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """`policy_keys`: the observation keys the policy reads; only their cameras are rendered,
+        and only at the last executed step of each chunk (None: every camera at every step)."""
         obs, info = env.reset(seed=key.seed, options={"init_state_id": key.init_state_id})
         self.env, self.obs, self.record_frames = env, obs, record_frames
+        every = set(CAMERAS)
+        self.chunk_end_keys = every if policy_keys is None else every & set(policy_keys)
+        self.step_keys = every if (policy_keys is None or record_frames) else set()
         self.result = EpisodeResult(
             success=bool(info["success"]),
             steps=0,
@@ -87,7 +98,10 @@ class EpisodeRun:
     def apply(self, chunk: np.ndarray, execute_horizon: int) -> None:
         """Execute the first `execute_horizon` actions of one chunk (Ta, 7), stopping at the end."""
         self.result.policy_calls += 1
-        for action in np.asarray(chunk)[:execute_horizon]:
+        actions = np.asarray(chunk)[:execute_horizon]
+        for index, action in enumerate(actions):
+            last = index == len(actions) - 1
+            self.env.set_render_keys(self.step_keys | (self.chunk_end_keys if last else set()))
             self.obs, _, terminated, truncated, _ = self.env.step(action)
             if self.record_frames:
                 self.result.frames.append(self._frame(self.obs))
@@ -128,10 +142,16 @@ def call_policy(policy: Policy, batch: dict[str, Any], slots: list[int]) -> np.n
 
 
 def run_episode(
-    env: SimTaskEnv, policy: Policy, key: EpisodeKey, record_frames: bool = False, slot: int = 0
+    env: SimTaskEnv,
+    policy: Policy,
+    key: EpisodeKey,
+    record_frames: bool = False,
+    slot: int = 0,
+    every: bool = False,
 ) -> EpisodeResult:
-    """The whole episode with the policy called inline, one slot (B = 1)."""
-    episode = EpisodeRun(env, key, record_frames)
+    """The whole episode with the policy called inline, one slot (B = 1); `every` renders every
+    camera at every step instead of on demand."""
+    episode = EpisodeRun(env, key, record_frames, None if every else policy.spec.observation_keys)
     policy.reset(slot, key.seed)
     while not episode.done:
         chunk = call_policy(policy, episode.policy_input(policy.spec.observation_keys), [slot])

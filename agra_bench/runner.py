@@ -98,6 +98,7 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             max_steps=config.step_cap(),
             arms=tuple(config.arms),
             fps=get_protocol(config.protocol).control_freq_hz,
+            render_every_step=config.render_every_step,
         )
         summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0, retried)
         if retried and console is not None:

@@ -45,6 +45,7 @@ class WorkerSettings:
     max_steps: int
     arms: tuple[Arm, ...]
     fps: int
+    render_every_step: bool = False  # True: every camera at every step (render on demand off)
 
 
 _settings: WorkerSettings | None = None
@@ -137,7 +138,10 @@ def _drop_env() -> None:
 def run_key(key: EpisodeKey, record_video: bool) -> dict[str, Any]:
     """Run one episode and return its row fields (never raises for an episode's own failure)."""
     assert _settings is not None, "init_worker was not called"
-    row, result, trace = timed_row(lambda: run_episode(_get_env(key), _get_policy(), key, record_video))
+    every = _settings.render_every_step
+    row, result, trace = timed_row(
+        lambda: run_episode(_get_env(key), _get_policy(), key, record_video, every=every)
+    )
     row["video"] = None
     if trace is not None:
         _log_error(key, trace)
@@ -182,7 +186,9 @@ def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[
             if message[0] == "start":
                 _, key, record_video = message
                 start, episode = time.perf_counter(), None
-                episode = EpisodeRun(_get_env(key), key, record_video)
+                episode = EpisodeRun(
+                    _get_env(key), key, record_video, None if settings.render_every_step else keys
+                )
             elif message[0] == "act":
                 episode.apply(message[1], message[2])
             else:  # "abort"

@@ -75,7 +75,12 @@ class Perturbation(ABC):
         """Edit the simulator after the settle steps; return values applied."""
         return {}
 
-    def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def transform_observation(
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+    ) -> dict[str, Any]:
+        """Edit the observation of env step `step` (0 = reset). Image keys not rendered at that
+        step are absent; per-step randomness must derive from `step`, not from call order, so
+        a frame gets the same values whichever other steps were rendered."""
         return obs
 
 
@@ -117,7 +122,9 @@ class Composite(Perturbation):
         children = rng.spawn(len(self.parts))
         return {p.family: p.settled(env, r) for p, r in zip(self.parts, children, strict=True)}
 
-    def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def transform_observation(
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+    ) -> dict[str, Any]:
         for part in self.parts:
-            obs = part.transform_observation(obs, rng)
+            obs = part.transform_observation(obs, rng, step)
         return obs

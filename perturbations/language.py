@@ -106,5 +106,7 @@ class Language(Perturbation):
         self.instruction, rules = paraphrase(env.task.instruction, self.split, self.severity, rng)
         return {"instruction": self.instruction, "rules": rules}
 
-    def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def transform_observation(
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+    ) -> dict[str, Any]:
         return obs if self.instruction is None else {**obs, "instruction": self.instruction}

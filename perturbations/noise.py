@@ -3,8 +3,9 @@
 ID pool: gaussian pixel noise and gaussian blur; OOD pool: JPEG compression and motion blur.
 Severity s: gaussian sigma 4·s (of 255); blur sigma 0.25·s px at 128 px (scaled with image
 size); JPEG quality 60 − 11·s; motion-blur length 1 + 2·s px at 128 px. The corruption type is
-drawn once per episode; gaussian noise is redrawn every step from a generator whose seed
-is drawn from the episode's generator and recorded.
+drawn once per episode; gaussian noise is redrawn every step from a generator seeded with
+(noise_seed, step), where noise_seed is drawn from the episode's generator and recorded: a
+frame's noise depends on its step alone, so rendering only some steps changes no value.
 """
 
 from __future__ import annotations
@@ -42,23 +43,28 @@ class Noise(Perturbation):
     def __init__(self, severity: int = 3, split: str = "id") -> None:
         super().__init__(severity, split)
         self.kind = self.pool()[0]
-        self._step_rng = np.random.default_rng(0)
+        self.noise_seed = 0
 
     def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
         self.kind = str(rng.choice(self.pool()))
         # Per-step noise comes from its own generator, seeded here and recorded, so the
         # recorded values alone reproduce every corrupted frame of the episode.
         noise_seed = int(rng.integers(2**31))
-        self._step_rng = np.random.default_rng(noise_seed)
+        self.noise_seed = noise_seed
         values = {k: v for k, v in self.ranges(self.severity).items() if self.kind in k}
         return {"kind": self.kind, "noise_seed": noise_seed, **values}
 
-    def transform_observation(self, obs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def transform_observation(
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+    ) -> dict[str, Any]:
+        if "agentview_rgb" not in obs:  # not rendered at this step
+            return obs
         image = obs["agentview_rgb"]
         scale = image.shape[0] / 128
         s = self.severity
         if self.kind == "gaussian":
-            noisy = image.astype(np.float32) + self._step_rng.normal(0, 4 * s, image.shape)
+            step_rng = np.random.default_rng([self.noise_seed, step])
+            noisy = image.astype(np.float32) + step_rng.normal(0, 4 * s, image.shape)
             out = np.clip(noisy, 0, 255).astype(np.uint8)
         elif self.kind == "blur":
             out = cv2.GaussianBlur(image, (0, 0), sigmaX=0.25 * s * scale)

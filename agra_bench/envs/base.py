@@ -11,6 +11,10 @@ Images follow one convention for every suite: robosuite renders OpenGL images bo
 we rotate them by 180 degrees (`img[::-1, ::-1]`), the convention of the common LIBERO
 policies (OpenVLA, openpi). It is recorded in every manifest as IMAGE_CONVENTION.
 
+Rendering on demand: `set_render_keys(keys)` says which image keys the following steps render
+(default: both). A step's observation holds only the image keys rendered at that step; the
+reset observation always holds both (see camera_gate.py for why this is exact).
+
 The simulator is built lazily on the first reset, never in __init__: creating an EGL context
 in a parent process and then forking hangs, so envs are cheap to construct anywhere and only
 touch OpenGL inside the worker process that steps them.
@@ -28,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agra_bench.envs.camera_gate import CameraGate, install_gates
 from agra_bench.envs.geometry import collision_geoms, geom_corners
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
@@ -107,6 +112,8 @@ class SimTaskEnv(gym.Env, ABC):
         self._sim_env: Any = None
         self._geom_cache: dict[int, list[int]] = {}
         self._last_obs: dict[str, Any] | None = None
+        self.render_keys: frozenset[str] = frozenset(CAMERAS)
+        self._gates: dict[str, CameraGate] = {}
         self._last_raw: dict[str, Any] = {}
         self.steps = 0
         self.init_state_id = 0
@@ -163,6 +170,9 @@ class SimTaskEnv(gym.Env, ABC):
             self.perturb_params = merge_params(self.perturb_params, settled_params)
         finally:
             self._set_cameras_enabled(self.render_images)
+        self.render_keys = frozenset(CAMERAS)  # the first observation shows every camera
+        if self.render_images:
+            self._gates = install_gates(self._sim_env, CAMERAS, lambda: self.render_keys, self.image_size)
         raw = self._sim_env._get_observations(force_update=True)
         self.steps = 0
         obs = self._observation(raw)
@@ -186,8 +196,15 @@ class SimTaskEnv(gym.Env, ABC):
         truncated = (not success) and self.steps >= self.max_steps
         return obs, float(success), success, truncated, {"success": success, "steps": self.steps}
 
+    def set_render_keys(self, keys) -> None:
+        """The image keys (of CAMERAS) that the following steps render; others are skipped."""
+        unknown_keys = set(keys) - set(CAMERAS)
+        if unknown_keys:
+            raise ValueError(f"unknown image keys {sorted(unknown_keys)}; valid: {', '.join(CAMERAS)}")
+        self.render_keys = frozenset(keys)
+
     def render(self):
-        return None if self._last_obs is None else self._last_obs["agentview_rgb"]
+        return None if self._last_obs is None else self._last_obs.get("agentview_rgb")
 
     def close(self) -> None:
         if self._sim_env is not None:
@@ -199,15 +216,17 @@ class SimTaskEnv(gym.Env, ABC):
         from robosuite.utils.transform_utils import quat2axisangle
 
         blank = np.zeros((self.image_size, self.image_size, 3), np.uint8)
-        obs = {
-            key: np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1]) if self.render_images else blank
-            for key, camera in CAMERAS.items()
-        }
+        obs = {}
+        for key, camera in CAMERAS.items():
+            if not self.render_images:
+                obs[key] = blank
+            elif self._gates[key].fresh:  # else not rendered at this step: left out
+                obs[key] = np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1])
         obs["proprio"] = np.concatenate(
             [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
         ).astype(np.float32)
         obs["instruction"] = self.task.instruction
-        obs = self.perturbation.transform_observation(obs, self._perturb_rng)
+        obs = self.perturbation.transform_observation(obs, self._perturb_rng, self.steps)
         self._last_obs, self._last_raw = obs, raw
         return obs
 
