@@ -1,10 +1,17 @@
 """Episode records: the Parquet schema, and a store that survives being killed at any moment.
 
-`episodes.parquet` is the single source of truth. After every finished episode the whole
-table is rewritten to a temporary file, fsynced and renamed over the old one, so a reader (or
-a resumed run) always sees a complete file holding every episode finished so far: a run killed
-with SIGKILL loses only the episodes in flight, and a key is never written twice. A lock file
-stops two processes from writing the same run.
+Adding an episode costs O(1): its row is appended as one JSON line to `episodes.journal.jsonl`
+and fsynced. The journal is compacted into `episodes.parquet` (written to a temporary file,
+fsynced, renamed over the old one, then the journal is removed) when the store closes and when
+a store opens a run that still has one. So:
+- a run killed with SIGKILL at any moment loses only the episodes in flight: every added row is
+  on disk, and a half-written last line (killed mid-write) is ignored;
+- a key is never written twice: a later row of a key replaces an earlier one only as a retry of
+  an errored episode (higher `attempt`); a row found both in the table and in the journal (a
+  kill between the rename and the journal's removal) counts once;
+- readers see every finished episode at any time: `read_rows(run_dir)` merges table and journal
+  (the report reads run folders this way, also while a run is going).
+A lock file stops two processes from writing the same run.
 
 Errored episodes: a row with an `error` (its `error_type` says whose: policy, connection,
 simulator, perturbation, worker_crash) is retried once when the run is resumed; the retry's row
@@ -109,14 +116,65 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=EPISODE_SCHEMA)
 
 
-class EpisodeStore:
-    """The finished episodes of one run directory, with atomic append."""
+JOURNAL = "episodes.journal.jsonl"
+TABLE = "episodes.parquet"
 
-    FILE = "episodes.parquet"
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a journal; a torn last line (killed mid-write) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_bytes().split(b"\n"):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # only the last line can be torn: it was never acknowledged
+    return rows
+
+
+def merge_row(rows: dict[str, dict[str, Any]], row: dict[str, Any]) -> None:
+    """Put `row` into `rows` (by key) unless the key already holds this or a later attempt."""
+    row = upgrade_row(row)
+    held = rows.get(row["episode_key"])
+    if held is None or int(row["attempt"]) > int(held["attempt"]):
+        rows[row["episode_key"]] = row
+
+
+def read_rows(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every finished episode of a run folder, table and journal merged (key -> row);
+    ValueError (one line) for a table that cannot be read or was written by a newer version."""
+    run_dir = Path(run_dir)
+    rows: dict[str, dict[str, Any]] = {}
+    table_path = run_dir / TABLE
+    if table_path.exists():
+        try:
+            table = pq.read_table(table_path)
+        except Exception as exc:  # pyarrow raises several types for truncated or foreign files
+            raise ValueError(
+                f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            ) from None
+        if "schema_version" in table.column_names:
+            check_schema_version(table.column("schema_version").to_pylist(), table_path)
+        for row in table.to_pylist():
+            merge_row(rows, row)
+    journal = read_journal(run_dir / JOURNAL)
+    check_schema_version([r.get("schema_version") for r in journal], run_dir / JOURNAL)
+    for row in journal:
+        merge_row(rows, row)
+    return rows
+
+
+class EpisodeStore:
+    """The finished episodes of one run directory: O(1) fsynced appends, compacted on close."""
+
+    FILE = TABLE
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / self.FILE
+        self.path = self.run_dir / TABLE
+        self.journal_path = self.run_dir / JOURNAL
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.run_dir / ".lock", "w")  # noqa: SIM115 - held for the store's life
         try:
@@ -124,16 +182,19 @@ class EpisodeStore:
         except BlockingIOError:
             self._lock.close()
             raise RuntimeError(f"another agra-bench process is writing {self.run_dir}") from None
-        self.rows: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            table = pq.read_table(self.path)
-            check_schema_version(table.column("schema_version").to_pylist(), self.path)
-            for row in table.to_pylist():
-                self.rows[row["episode_key"]] = upgrade_row(row)
+        try:
+            self.rows = read_rows(self.run_dir)
+        except ValueError:
+            self._lock.close()
+            raise
+        self._done = {k for k, r in self.rows.items() if _finished(r)}
+        self._journal = None
+        if self.journal_path.exists():
+            self.compact()
 
     def done_keys(self) -> set[str]:
         """Keys that need no more work: finished without error, or errored on every attempt."""
-        return {k for k, r in self.rows.items() if not r["error"] or r["attempt"] >= MAX_ATTEMPTS}
+        return set(self._done)
 
     def retry_keys(self) -> set[str]:
         """Errored keys that get their one retry when the run is resumed."""
@@ -144,6 +205,7 @@ class EpisodeStore:
         return self.rows[key]["attempt"] + 1 if key in self.rows else 1
 
     def add(self, row: dict[str, Any]) -> None:
+        """Append one finished episode (fsynced before returning); O(1) in the rows held."""
         row = {**row, "schema_version": SCHEMA_VERSION}
         if row.get("attempt") is None:
             row["attempt"] = self.attempt_of(row["episode_key"])
@@ -151,12 +213,45 @@ class EpisodeStore:
         missing = [f.name for f in EPISODE_SCHEMA if f.name not in row]
         if missing:
             raise ValueError(f"episode row lacks {missing}")
-        if row["episode_key"] in self.done_keys():
+        if row["episode_key"] in self._done:
             return  # never duplicate a key; a retry replaces its errored row
+        row = {name: row[name] for name in EPISODE_SCHEMA.names}
+        if self._journal is None:
+            self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - closed in compact()
+        self._journal.write(json.dumps(row, default=_json_value).encode() + b"\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
         self.rows[row["episode_key"]] = row
+        if _finished(row):
+            self._done.add(row["episode_key"])
+
+    def compact(self) -> None:
+        """Write every row into the Parquet table (atomically), then drop the journal."""
+        if self._journal_open():
+            self._journal.close()
+            self._journal = None
         sink = pa.BufferOutputStream()
         pq.write_table(rows_to_table(list(self.rows.values())), sink)
         atomic_write_bytes(self.path, sink.getvalue().to_pybytes())
+        self.journal_path.unlink(missing_ok=True)
+
+    def _journal_open(self) -> bool:
+        return self._journal is not None
 
     def close(self) -> None:
-        self._lock.close()
+        try:
+            if self._journal_open() or self.journal_path.exists():
+                self.compact()
+        finally:
+            self._lock.close()
+
+
+def _finished(row: dict[str, Any]) -> bool:
+    return not row["error"] or int(row["attempt"]) >= MAX_ATTEMPTS
+
+
+def _json_value(value: Any) -> Any:
+    """numpy scalars in rows become plain JSON numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in an episode row")

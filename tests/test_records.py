@@ -105,3 +105,69 @@ def test_version_1_tables_are_read_and_newer_ones_refused(tmp_path):
         read_run_table(tmp_path / "episodes.parquet")
     with pytest.raises(ValueError, match="schema version 99"):
         EpisodeStore(tmp_path)
+
+
+WRITER = """
+import sys
+from tests.test_records import make_row
+from agra_bench.records import EpisodeStore
+store = EpisodeStore(sys.argv[1])
+i = 0
+while True:  # adds rows until killed
+    store.add(make_row(f"k{i}", i))
+    i += 1
+"""
+
+
+def test_a_writer_killed_with_sigkill_leaves_every_acknowledged_row_and_no_duplicate(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from agra_bench.records import JOURNAL, read_rows
+    from tests.conftest import REPO
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(read_rows(tmp_path)) < 50:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    seen = read_rows(tmp_path)  # a reader during or after the run: journal merged
+    assert len(seen) >= 50 and not (tmp_path / "episodes.parquet").exists()
+    with open(tmp_path / JOURNAL, "ab") as journal:
+        journal.write(b'{"episode_key": "torn", "run_id"')  # as if killed inside a write
+    store = EpisodeStore(tmp_path)  # resume: compacts the journal into the table
+    assert set(store.rows) == set(seen) and "torn" not in store.rows
+    store.add(make_row("after", 10**6))
+    store.close()
+    table = pq.read_table(tmp_path / "episodes.parquet").to_pandas()
+    assert table["episode_key"].is_unique and len(table) == len(seen) + 1
+    assert not (tmp_path / JOURNAL).exists()
+
+
+def test_resume_across_a_compaction_and_a_kill_between_rename_and_unlink(tmp_path):
+    from agra_bench.records import JOURNAL, read_rows
+
+    store = EpisodeStore(tmp_path)
+    store.add(make_row("a", 0))
+    store.close()  # compacted: table holds a, no journal
+    store = EpisodeStore(tmp_path)
+    store.add(make_row("b", 1))
+    store._lock.close()  # killed: b only in the journal
+    journal = (tmp_path / JOURNAL).read_bytes()
+    store = EpisodeStore(tmp_path)
+    assert store.done_keys() == {"a", "b"}
+    store.close()
+    (tmp_path / JOURNAL).write_bytes(journal)  # killed after the table's rename, before the unlink
+    assert set(read_rows(tmp_path)) == {"a", "b"}
+    store = EpisodeStore(tmp_path)
+    store.close()
+    assert sorted(pq.read_table(tmp_path / "episodes.parquet").column("episode_key").to_pylist()) == [
+        "a",
+        "b",
+    ]

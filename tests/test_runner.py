@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from agra_bench.records import EPISODE_SCHEMA
+from agra_bench.records import EPISODE_SCHEMA, read_rows
 from tests.conftest import CLI, REPO, run_cli, run_episodes
 
 pytestmark = pytest.mark.sim
@@ -119,21 +119,21 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    parquet = None
+    run_dir = None
     deadline = time.time() + 300
     try:
         while time.time() < deadline:
             runs = [p for p in tmp_path.iterdir() if p.is_dir()]
-            if runs and (runs[0] / "episodes.parquet").exists():
-                parquet = runs[0] / "episodes.parquet"
-                if pq.read_metadata(parquet).num_rows >= 2:
-                    break
+            if runs and len(read_rows(runs[0])) >= 2:
+                run_dir = runs[0]
+                break
             time.sleep(0.2)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-episode
         proc.wait()
-    assert parquet is not None, "run produced no rows before the deadline"
-    before = pd.read_parquet(parquet)
+    assert run_dir is not None, "run produced no rows before the deadline"
+    before = pd.DataFrame(list(read_rows(run_dir).values()))  # what a reader sees after the kill
+    parquet = run_dir / "episodes.parquet"
     assert 2 <= len(before) < 6
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -192,7 +192,7 @@ def test_workers_exit_when_the_runner_is_terminated(tmp_path):
     )
     try:
         deadline = time.time() + 180
-        while time.time() < deadline and not list(tmp_path.glob("*/episodes.parquet")):
+        while time.time() < deadline and not list(tmp_path.glob("*/episodes.journal.jsonl")):
             time.sleep(0.5)  # the workers are busy with episodes once the first row is written
         children = [
             int(p)

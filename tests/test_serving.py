@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agra_bench.records import read_rows
 from agra_bench.serving.codec import ProtocolError, packb, unpackb
 from agra_bench.serving.openpi_obs import resize_with_pad
 from tests.conftest import CLI, REPO, run_cli
@@ -171,7 +172,7 @@ def test_killed_server_errors_its_episodes_and_a_rerun_finishes_them(tmp_path, s
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
     deadline = time.time() + 240
-    while time.time() < deadline and not list(out.glob("*/episodes.parquet")):
+    while time.time() < deadline and not any(read_rows(run) for run in out.glob("*/")):
         time.sleep(0.2)
     served.kill()  # one episode is finished; the next is in flight or about to start
     stdout, stderr = run.communicate(timeout=300)

@@ -16,7 +16,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
-from agra_bench.records import ADDED_COLUMNS, EPISODE_SCHEMA, EpisodeStore, check_schema_version
+from agra_bench.records import (
+    ADDED_COLUMNS,
+    EPISODE_SCHEMA,
+    JOURNAL,
+    TABLE,
+    EpisodeStore,
+    read_rows,
+    rows_to_table,
+)
 
 #: What identifies one episode across runs: two rows with these equal are the same episode.
 EPISODE_IDENTITY = [
@@ -54,26 +62,28 @@ def find_run_tables(dirs: list[Path]) -> list[Path]:
             tables.add(folder.resolve())
             continue
         tables.update(p.resolve() for p in folder.rglob(EpisodeStore.FILE) if "report" not in p.parts)
+        # a run still going (or killed) before its first compaction has only its journal
+        tables.update((p.parent / TABLE).resolve() for p in folder.rglob(JOURNAL) if "report" not in p.parts)
     return sorted(tables)
 
 
 def read_run_table(path: Path) -> pd.DataFrame:
-    """Read one run's table; ValueError with a one-line reason if it is unusable."""
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for truncated or foreign files
-        raise ValueError(f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    required = [name for name in EPISODE_SCHEMA.names if name not in ADDED_COLUMNS]
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise ValueError(f"not an agra-bench episode table: missing column(s) {', '.join(missing)}")
-    check_schema_version(table.column("schema_version").to_pylist(), path)
-    frame = table.select([n for n in EPISODE_SCHEMA.names if n in table.column_names]).to_pandas()
-    for name, default in ADDED_COLUMNS.items():
-        if name not in frame:
-            frame[name] = default
-    frame.loc[frame["error"].notna() & frame["error_type"].isna(), "error_type"] = "unknown"
-    return frame
+    """Read one run's rows (its table merged with its journal, if any); ValueError with a
+    one-line reason if they are unusable."""
+    path = Path(path)
+    if path.exists():
+        try:
+            names = pq.read_schema(path).names
+        except Exception as exc:  # pyarrow raises several types for truncated or foreign files
+            raise ValueError(
+                f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            ) from None
+        required = [name for name in EPISODE_SCHEMA.names if name not in ADDED_COLUMNS]
+        missing = [name for name in required if name not in names]
+        if missing:
+            raise ValueError(f"not an agra-bench episode table: missing column(s) {', '.join(missing)}")
+    rows = read_rows(path.parent)
+    return rows_to_table(list(rows.values())).to_pandas()
 
 
 def load_runs(dirs: list[Path]) -> LoadResult:
