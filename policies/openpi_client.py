@@ -8,7 +8,8 @@ server's chunk is cut to `replan_steps` actions (openpi's LIBERO client executes
 
 Options, also as a query string (`openpi://127.0.0.1:8000?image_size=256&timeout=30`):
     image_size     side of the square images sent (openpi LIBERO: 224, resized with padding)
-    replan_steps   actions executed per call (`--replan-steps`, default 5)
+    replan_steps   actions executed per call (`--replan-steps`; default 5 as openpi's LIBERO
+                   client, or the server's chunk length when it says it is shorter)
     timeout        seconds allowed to connect and for each reply (a dead server never hangs a run)
 
 A server error (its text frame), a closed connection or a timeout raises `PolicyServerError`
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from agra_bench.errors import UsageError
-from agra_bench.serving.codec import ProtocolError, packb, unpackb
+from agra_bench.serving.codec import packb, unpackb
 from agra_bench.serving.openpi_obs import RESET_KEY, to_request
 from policies.base import Policy, PolicySpec
 
@@ -33,9 +34,13 @@ SCHEME = "openpi://"
 
 
 class PolicyServerError(RuntimeError):
-    """The policy server failed, closed the connection or did not answer in time."""
+    """The policy server failed, closed the connection or did not answer in time.
+    `error_type`: "connection" (unreachable, dropped), "timeout", or "policy" (the server's
+    policy raised or replied something unusable)."""
 
-    error_type = "connection"
+    def __init__(self, message: str, error_type: str = "connection") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 def parse_address(url: str) -> tuple[str, int, dict]:
@@ -65,31 +70,34 @@ class OpenPIClient(Policy):
         self.url = url
         self.image_size = int(options.get("image_size", image_size))
         self.timeout = float(options.get("timeout", timeout))
-        self.replan_steps = 5 if replan_steps is None else int(replan_steps)
-        if self.replan_steps < 1 or self.image_size < 8 or self.timeout <= 0:
+        if self.image_size < 8 or self.timeout <= 0:
             raise UsageError(
-                f"bad openpi client option: replan_steps {self.replan_steps} (>= 1), "
-                f"image_size {self.image_size} (>= 8), timeout {self.timeout} (> 0)"
+                f"bad openpi client option: image_size {self.image_size} (>= 8), timeout {self.timeout} (> 0)"
             )
-        self.spec = PolicySpec(chunk_length=self.replan_steps, execute_horizon=self.replan_steps)
         self.metadata: dict | None = None
         self._connections: dict[int, object] = {}
         self._reset_seeds: dict[int, int] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="openpi")
+        self.replan_steps = self._choose_replan_steps(replan_steps)
+        self.spec = PolicySpec(chunk_length=self.replan_steps, execute_horizon=self.replan_steps)
 
-    @classmethod
-    def manifest_entry(cls, **options) -> dict:
-        """Connects once, so an unreachable server is a one-line error before any episode runs."""
-        policy = cls(**options)
+    def _choose_replan_steps(self, requested: int | None) -> int:
+        """--replan-steps, else 5; never more than a chunk length the server announces (read
+        from its metadata over one short connection)."""
+        if requested is not None and requested < 1:
+            raise UsageError(f"bad --replan-steps {requested}; valid: an integer >= 1")
         try:
-            try:
-                policy._connect(-1)
-                policy.close_slot(-1)
-            except PolicyServerError as exc:
-                raise UsageError(f"cannot use policy '{policy.url}': {exc}") from None
-            return policy.describe()
+            self._connect(-1)
+        except PolicyServerError as exc:
+            raise UsageError(f"cannot use policy '{self.url}': {exc}") from None
         finally:
-            policy.close()
+            self.close_slot(-1)
+        chunk = self.metadata.get("chunk_length") if self.metadata else None
+        if requested is None:
+            return min(5, chunk) if isinstance(chunk, int) and chunk >= 1 else 5
+        if isinstance(chunk, int) and requested > chunk:
+            raise UsageError(f"--replan-steps {requested} exceeds the server's chunk length {chunk}")
+        return requested
 
     def describe(self) -> dict:
         return {
@@ -108,9 +116,7 @@ class OpenPIClient(Policy):
         try:
             connection = connect(self.uri, compression=None, max_size=None, open_timeout=self.timeout)
             metadata = unpackb(connection.recv(timeout=self.timeout))
-        except (OSError, TimeoutError, ProtocolError) as exc:
-            raise PolicyServerError(f"cannot connect to {self.uri}: {type(exc).__name__}: {exc}") from None
-        except Exception as exc:  # websockets' handshake errors
+        except Exception as exc:  # refused, timed out, bad handshake, not a metadata frame
             raise PolicyServerError(f"cannot connect to {self.uri}: {type(exc).__name__}: {exc}") from None
         self.metadata = metadata if isinstance(metadata, dict) else {}
         self._connections[slot] = connection
@@ -146,7 +152,9 @@ class OpenPIClient(Policy):
                 reply = connection.recv(timeout=self.timeout)
             except TimeoutError:
                 self.close_slot(slot)
-                raise PolicyServerError(f"{self.uri} did not reply within {self.timeout:g} s") from None
+                raise PolicyServerError(
+                    f"{self.uri} did not reply within {self.timeout:g} s", "timeout"
+                ) from None
             except (ConnectionClosed, OSError) as exc:
                 self.close_slot(slot)
                 if attempt == 2:
@@ -154,7 +162,8 @@ class OpenPIClient(Policy):
                 continue
             if isinstance(reply, str):  # openpi servers send the error text, then close
                 self.close_slot(slot)
-                raise PolicyServerError(f"server {self.uri} failed: {reply.strip().splitlines()[-1][:500]}")
+                last_line = (reply.strip().splitlines() or [""])[-1][:500]
+                raise PolicyServerError(f"server {self.uri} failed: {last_line}", "policy")
             self._reset_seeds.pop(slot, None)
             return self._actions(unpackb(reply))
         raise AssertionError("unreachable")
@@ -163,7 +172,9 @@ class OpenPIClient(Policy):
         actions = np.asarray(reply.get("actions") if isinstance(reply, dict) else None)
         if actions.ndim != 2 or actions.shape[1] != 7 or actions.shape[0] < self.replan_steps:
             raise PolicyServerError(
-                f"{self.uri} replied actions of shape {actions.shape}; expected (H >= {self.replan_steps}, 7)"
+                f"{self.uri} replied actions of shape {actions.shape}; "
+                f"expected (H >= {self.replan_steps}, 7)",
+                "policy",
             )
         return actions[: self.replan_steps].astype(np.float32)
 

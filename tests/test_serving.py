@@ -224,6 +224,10 @@ def test_bad_frames_do_not_take_the_server_down(server):
         connection.send(packb({"observation/state": np.zeros(8), "prompt": "x"}))
         actions = unpackb(connection.recv(timeout=10))["actions"]
         assert actions.shape[1] == 7 and np.isfinite(actions).all()
+    # `random` announces chunks of 1: the client executes 1 by default and refuses more
+    too_many = run_cli("run", "--policy", f"openpi://127.0.0.1:{served.port}", "--replan-steps", "3",
+                       "--suite", "libero_object", "--out", "/tmp/never-written")  # fmt: skip
+    assert too_many.returncode == 2 and "exceeds the server's chunk length 1" in too_many.stderr
 
 
 def test_lean_install_runs_report_list_and_blind_policies_without_torch(tmp_path):
