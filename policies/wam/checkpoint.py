@@ -40,16 +40,58 @@ def save_inference(folder: Path, config: WAMConfig, weights: dict[str, torch.Ten
     )
 
 
+def read_config(folder: Path) -> tuple[WAMConfig, dict]:
+    """The checkpoint's WAM config and metadata; UsageError naming the file and the problem."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        raise UsageError(f"'{folder}' is not a WAM checkpoint (no {CONFIG}); train one with agra-bench train")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"'{path}' is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("wam"), dict):
+        raise UsageError(f"'{path}' lacks the 'wam' section (the model configuration)")
+    try:
+        config = WAMConfig.from_json(json.dumps(meta.pop("wam")))
+    except UsageError as exc:
+        raise UsageError(f"'{path}': {exc}") from None
+    except (TypeError, ValueError) as exc:  # a value of the wrong type
+        raise UsageError(f"'{path}' has a malformed WAM config: {exc}") from None
+    return config, meta
+
+
 def load_inference(folder: Path) -> tuple[WAMConfig, dict[str, torch.Tensor], dict]:
     folder = Path(folder)
-    if not (folder / CONFIG).exists() or not (folder / WEIGHTS).exists():
+    config, meta = read_config(folder)
+    weights = folder / WEIGHTS
+    if not weights.is_file():
         raise UsageError(
-            f"'{folder}' is not a WAM checkpoint (needs {CONFIG} and {WEIGHTS}); "
-            "train one with agra-bench train"
+            f"'{folder}' is not a WAM checkpoint (no {WEIGHTS}); train one with agra-bench train"
         )
-    meta = json.loads((folder / CONFIG).read_text())
-    config = WAMConfig.from_json(json.dumps(meta.pop("wam")))
-    return config, load_file(str(folder / WEIGHTS)), meta
+    try:
+        tensors = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error type for truncated or foreign files
+        raise UsageError(
+            f"'{weights}' is not a readable safetensors file: {str(exc).splitlines()[0]}"
+        ) from None
+    return config, tensors, meta
+
+
+def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """`model.load_state_dict(tensors)` with a one-line UsageError naming `source` when the
+    tensors do not fit the configuration (missing, unexpected or wrongly shaped)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        if missing or unexpected:
+            detail = f"missing tensors {missing[:3]}" if missing else f"unexpected tensors {unexpected[:3]}"
+        else:
+            got, need = tuple(tensors[wrong[0]].shape), tuple(expected[wrong[0]].shape)
+            detail = f"{wrong[0]} has shape {got}, the config needs {need}"
+        raise UsageError(f"'{source}' does not fit its {CONFIG}: {detail}")
+    model.load_state_dict(tensors)
 
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -57,6 +57,8 @@ class WAMConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.preset not in ("tiny", "small", "base"):
+            raise unknown("WAM preset", self.preset, ("tiny", "small", "base"))
         if self.image_size % self.patch_size:
             raise UsageError(
                 f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"

@@ -19,7 +19,7 @@ import torch
 from agra_bench.errors import UsageError
 from policies.base import Policy, PolicySpec
 from policies.registry import register_policy
-from policies.wam.checkpoint import load_inference
+from policies.wam.checkpoint import WEIGHTS, load_inference, load_weights, read_config
 from policies.wam.config import WAMConfig
 from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
@@ -53,7 +53,7 @@ class WAMPolicy(Policy):
         self.device = torch.device(device or default_device())
         self.precision = resolve_precision(precision, self.device)
         self.model = WorldActionModel(config).to(self.device).eval()
-        self.model.load_state_dict(weights)
+        load_weights(self.model, weights, Path(checkpoint) / WEIGHTS)
         self.steps = denoise_steps or config.denoise_steps
         self.levels = flow_levels(self.steps)
         horizon = execute_horizon or config.execute_horizon
@@ -70,7 +70,7 @@ class WAMPolicy(Policy):
 
         if not checkpoint:
             raise UsageError(f"policy '{cls.name}' needs --checkpoint DIR (train one with: agra-bench train)")
-        config, meta = _read_config(Path(checkpoint))
+        config, meta = read_config(Path(checkpoint))
         check_name(cls.name, config, checkpoint)
         return {
             "name": cls.name,
@@ -167,17 +167,6 @@ def denoise_actions(
         velocity = model.predict_actions(hidden, actions, ones * level, text, proprio).float()
         actions = actions + (next_level - level) * velocity
     return actions
-
-
-def _read_config(folder: Path) -> tuple[WAMConfig, dict]:
-    import json
-
-    from policies.wam.checkpoint import CONFIG
-
-    if not (folder / CONFIG).exists():
-        raise UsageError(f"'{folder}' is not a WAM checkpoint (no {CONFIG}); train one with agra-bench train")
-    meta = json.loads((folder / CONFIG).read_text())
-    return WAMConfig.from_json(json.dumps(meta.pop("wam"))), meta
 
 
 def check_name(name: str, config: WAMConfig, checkpoint: str) -> None:
