@@ -103,3 +103,23 @@ def test_a_resumed_log_never_repeats_a_step(tmp_path):
         csv.writer(handle).writerows([["step", "total"], [10, 1.0], [20, 0.9], [30, 0.8]])
     truncate_log(log, 20)  # the last save was at step 20; step 30 was logged before a kill
     assert list(pd.read_csv(log)["step"]) == [10, 20]
+
+
+def test_a_kill_mid_save_resumes_from_the_last_complete_save_with_the_same_losses(tmp_path, collected_demo):
+    straight = _train(tmp_path, "straight", collected_demo, steps=20)
+    folder = _train(tmp_path, "killed", collected_demo, steps=10)  # saves at step 10
+    # Killed while saving step 20: its tensors half written, train_state.json not yet moved on;
+    # and a log row written after the step-10 save.
+    (folder / "train_state-0000020.safetensors").write_bytes(b"half a file")
+    with (folder / "losses.csv").open("a") as handle:
+        handle.write("15,9.0,9.0,9.0,,0.001,1.0,1.0\n")
+    assert json.loads((folder / "train_state.json").read_text())["step"] == 10
+    resumed = _train(tmp_path, "killed", collected_demo, steps=20)
+    a, b = pd.read_csv(straight / "losses.csv"), pd.read_csv(resumed / "losses.csv")
+    assert list(a["step"]) == list(b["step"]) == [5, 10, 15, 20]  # no duplicated step
+    np.testing.assert_allclose(
+        a[["video", "action"]].to_numpy(), b[["video", "action"]].to_numpy(), rtol=1e-5
+    )
+    state = json.loads((resumed / "train_state.json").read_text())
+    assert state["step"] == 20 and [p.name for p in resumed.glob("train_state-*")] == [state["tensors"]]
+    assert json.loads((resumed / "config.json").read_text())["step"] == 20

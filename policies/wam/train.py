@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import WindowDataset, WindowSpec
 from agra_bench.errors import UsageError
+from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
 from policies.wam.config import WAMConfig
@@ -152,6 +153,8 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+    if start:  # a kill between the weights and train_state.json: the pair follows the state
+        _save_ema_weights(out, model, ema, config, start, meta)
 
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -231,35 +234,41 @@ def truncate_log(log_path: Path, step: int) -> None:
 
 
 def _save_snapshot(out, model, ema, config, step, meta) -> None:
+    _save_ema_weights(out / "snapshots" / f"step_{step:06d}", model, ema, config, step, meta)
+
+
+def _save_ema_weights(folder: Path, model, ema, config, step: int, meta: dict) -> None:
+    """The inference checkpoint (config.json + model.safetensors) holding the EMA weights."""
     ema.store(model.parameters())
     ema.copy_to(model.parameters())
-    folder = out / "snapshots" / f"step_{step:06d}"
     ckpt.save_inference(folder, config, model.state_dict(), {**meta, "step": step})
     ema.restore(model.parameters())
 
 
 def _save(out, model, align, optimizer, ema, generator, config, step, meta) -> None:
-    ema.store(model.parameters())
-    ema.copy_to(model.parameters())
-    ckpt.save_inference(out, config, model.state_dict(), {**meta, "step": step})
-    ema.restore(model.parameters())
+    _save_ema_weights(out, model, ema, config, step, meta)
     tensors, scalars = ckpt.optimizer_to_tensors(optimizer)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
     if align is not None:
         tensors.update({f"align.{k}": v for k, v in align.state_dict().items()})
     tensors.update({f"ema.{i}": p for i, p in enumerate(ema.shadow_params)})
     tensors["generator"] = generator.get_state()
-    ckpt._save_tensors(tensors, out / ckpt.STATE_TENSORS)
-    (out / ckpt.STATE_JSON).write_text(
-        json.dumps(
-            {
-                "step": step,
-                "optimizer": scalars,
-                "ema_steps": ema.optimization_step,
-                "config": config.to_json(),
-            }
-        )
-    )
+    # Atomic as a whole: the tensors go to a file named by step, and train_state.json, written
+    # last and atomically, points to it. A kill at any moment leaves train_state.json naming a
+    # complete earlier save, whose file is deleted only after the new pointer is in place.
+    name = f"train_state-{step:07d}.safetensors"
+    ckpt._save_tensors(tensors, out / name)
+    state = {
+        "step": step,
+        "tensors": name,
+        "optimizer": scalars,
+        "ema_steps": ema.optimization_step,
+        "config": config.to_json(),
+    }
+    atomic_write_bytes(out / ckpt.STATE_JSON, json.dumps(state).encode())
+    for old in [*out.glob("train_state-*.safetensors"), out / ckpt.STATE_TENSORS]:
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def _resume(out, model, align, optimizer, ema, generator, config, settings) -> int:
@@ -271,7 +280,7 @@ def _resume(out, model, align, optimizer, ema, generator, config, settings) -> i
         raise UsageError(
             f"'{out}' holds a run with another configuration; use a new --out to train a new one"
         )
-    tensors = load_file(str(out / ckpt.STATE_TENSORS))
+    tensors = load_file(str(out / state.get("tensors", ckpt.STATE_TENSORS)))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if align is not None:
         align.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("align.")})
@@ -280,6 +289,9 @@ def _resume(out, model, align, optimizer, ema, generator, config, settings) -> i
         param.data.copy_(tensors[f"ema.{i}"])
     ema.optimization_step = state["ema_steps"]
     generator.set_state(tensors["generator"])
+    for partial in out.glob("train_state-*.safetensors"):  # a save killed before its pointer
+        if partial.name != state.get("tensors"):
+            partial.unlink()
     return int(state["step"])
 
 
