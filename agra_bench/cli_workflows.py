@@ -170,11 +170,14 @@ def report(
         list[Path], typer.Argument(help="result folders (searched recursively) or episodes.parquet")
     ],
     out: Annotated[Path | None, typer.Option(help="output folder [first DIR/report]")] = None,
+    errors_as_failures: Annotated[
+        bool, typer.Option(help="count episodes that ended in an error as failures [left out]")
+    ] = False,
 ) -> None:
     """Merge runs into DIR/report/: Wilson intervals, paired deltas, plots, HTML, leaderboard.csv."""
     from agra_bench.report import build_report
 
-    result = build_report(dirs, out)
+    result = build_report(dirs, out, errors_as_failures)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     table = Table(

@@ -76,7 +76,7 @@ class RunConfig:
         if self.checkpoint is not None and not Path(self.checkpoint).exists():
             raise UsageError(f"--checkpoint {self.checkpoint} does not exist")
         self.task_ids = parse_task_ids(self.suite, self.tasks)
-        self.arms = parse_spec(self.perturb, self.severity, self.split)
+        self.arms = parse_spec(self.perturb, self.severity, self.split, self.suite)
         check_writable(self.out)
 
     def step_cap(self) -> int:
@@ -88,6 +88,8 @@ class RunConfig:
         """The fields that decide results; hashed into the run id (an unset option is left out,
         so run ids from before it existed stay the same)."""
         optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
+        if self.checkpoint is not None:  # a checkpoint retrained in place is another run
+            optional["checkpoint_sha1"] = checkpoint_digest(Path(self.checkpoint))
         return {
             **optional,
             "policy": self.policy,
@@ -115,6 +117,23 @@ class RunConfig:
         d["out"] = str(self.out)
         d["arms"] = [a.name for a in self.arms]
         return d
+
+
+def checkpoint_digest(path: Path) -> str:
+    """SHA-1 of a checkpoint's weights (`model.safetensors` of a folder, else every file directly
+    in it, or the file itself), so run ids follow the content, not the path."""
+    if path.is_dir():
+        weights = path / "model.safetensors"
+        files = [weights] if weights.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    else:
+        files = [path]
+    digest = hashlib.sha1()
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def check_writable(out: Path) -> None:

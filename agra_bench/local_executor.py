@@ -187,5 +187,6 @@ def crash_row(key: EpisodeKey) -> dict[str, Any]:
         "policy_calls": 0,
         "perturb_params": "{}",
         "obs0_sha1": None,
+        "obs0_input_sha1": None,
         "video": None,
     }

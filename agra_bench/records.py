@@ -59,6 +59,7 @@ EPISODE_SCHEMA = pa.schema(
         ("policy_calls", pa.int32()),
         ("wall_s", pa.float64()),
         ("obs0_sha1", pa.string()),
+        ("obs0_input_sha1", pa.string()),
         ("video", pa.string()),
         ("error", pa.string()),
         ("error_type", pa.string()),
@@ -67,7 +68,7 @@ EPISODE_SCHEMA = pa.schema(
     ]
 )
 #: Columns added after schema version 1, with the value old rows get.
-ADDED_COLUMNS = {"error_type": None, "attempt": 1}
+ADDED_COLUMNS = {"error_type": None, "attempt": 1, "obs0_input_sha1": None}
 ERROR_TYPES = ("policy", "connection", "timeout", "simulator", "perturbation", "worker_crash")
 MAX_ATTEMPTS = 2
 SORT_COLUMNS = ["suite", "task_id", "perturbation", "split", "episode"]
@@ -209,7 +210,8 @@ class EpisodeStore:
         row = {**row, "schema_version": SCHEMA_VERSION}
         if row.get("attempt") is None:
             row["attempt"] = self.attempt_of(row["episode_key"])
-        row.setdefault("error_type", None)
+        for name, default in ADDED_COLUMNS.items():
+            row.setdefault(name, default)  # rows from before a column existed
         missing = [f.name for f in EPISODE_SCHEMA if f.name not in row]
         if missing:
             raise ValueError(f"episode row lacks {missing}")

@@ -30,6 +30,7 @@ class EpisodeResult:
     policy_calls: int
     perturb_params: dict[str, Any]
     obs0_sha1: str
+    obs0_input_sha1: str
     frames: list[np.ndarray] = field(default_factory=list)
 
 
@@ -43,11 +44,15 @@ def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]
     return batch
 
 
-def observation_digest(obs: dict[str, Any]) -> str:
-    """SHA-1 of both camera images and proprio: a cheap fingerprint for reproducibility checks."""
+def observation_digest(obs: dict[str, Any], instruction: bool = False) -> str:
+    """SHA-1 of both camera images and proprio (and the instruction): a cheap fingerprint for
+    reproducibility checks (`obs0_sha1`) and for the report's integrity check that a
+    perturbation reached what a policy sees (`obs0_input_sha1`, instruction included)."""
     digest = hashlib.sha1()
     for key in ("agentview_rgb", "wrist_rgb", "proprio"):
         digest.update(np.ascontiguousarray(obs[key]).tobytes())
+    if instruction:
+        digest.update(str(obs["instruction"]).encode())
     return digest.hexdigest()
 
 
@@ -78,6 +83,7 @@ class EpisodeRun:
             policy_calls=0,
             perturb_params=info["perturb_params"],
             obs0_sha1=observation_digest(obs),
+            obs0_input_sha1=observation_digest(obs, instruction=True),
             frames=[self._frame(obs)] if record_frames else [],
         )
         self.done = self.result.success_at_reset
@@ -190,6 +196,7 @@ def outcome_row(
             policy_calls=result.policy_calls,
             perturb_params=json.dumps(result.perturb_params, sort_keys=True),
             obs0_sha1=result.obs0_sha1,
+            obs0_input_sha1=result.obs0_input_sha1,
         )
     else:
         row.update(
@@ -200,5 +207,6 @@ def outcome_row(
             policy_calls=0,
             perturb_params="{}",
             obs0_sha1=None,
+            obs0_input_sha1=None,
         )
     return row

@@ -18,7 +18,7 @@ Prints env-steps/s per variant and the figures on `name=value` lines:
   ratio_chunk8  = libero_chunk8 / agra_chunk8 wall time  (target >= 3)
 and the earlier lines `ratio agra_local / libero_vector`, `ratio agra_ray / libero_vector`.
 
-    python bench/throughput.py            # 4 episodes x 100 steps, 2 workers, 3 repeats
+    python bench/throughput.py            # 10 episodes x 220 steps, 2 workers, 3 repeats
     python bench/throughput.py --quick    # 2 episodes x 20 steps, 1 repeat (under a minute)
 """
 
@@ -102,8 +102,10 @@ def main() -> None:
     )
     parser.add_argument("--suite", default="libero_spatial")
     parser.add_argument("--task", type=int, default=0)
-    parser.add_argument("--episodes", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=100)
+    # 10 episodes of libero_spatial's step cap: long enough that start-up (imports, env
+    # construction) does not hide the per-step costs that a full protocol run pays.
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=220)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)

@@ -30,6 +30,8 @@ SPLITS = ("id", "ood")
 class Perturbation(ABC):
     family: ClassVar[str]
     description: ClassVar[str] = ""
+    #: The suite kinds (`agra_bench.suites.suite_kind`) whose scenes this family can edit.
+    suite_kinds: ClassVar[tuple[str, ...]] = ("libero", "robosuite")
 
     def __init__(self, severity: int = 3, split: str = "id") -> None:
         if severity not in SEVERITIES:

@@ -78,6 +78,7 @@ def noun(name: str) -> str:
 @register_family
 class Distractor(Perturbation):
     family = "distractor"
+    suite_kinds = ("libero",)  # objects come from LIBERO's registry, placed by its BDDL regions
     description = "static, collision-free objects from LIBERO's library placed on the table"
 
     @classmethod

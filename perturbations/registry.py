@@ -1,8 +1,14 @@
-"""Perturbation families by name. Each family module registers itself with `register_family`."""
+"""Perturbation families by name. Each family module registers itself with `register_family`.
+
+Your own families: put them in modules that call `register_family` and list the modules in
+AGRA_BENCH_PERTURBATION_MODULES (comma-separated import paths); the runner and its workers
+import them like the built-in ones.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from perturbations.base import NoPerturbation, Perturbation
 
@@ -28,6 +34,7 @@ def register_family(cls: type[Perturbation]) -> type[Perturbation]:
 
 
 def families() -> dict[str, type[Perturbation]]:
-    for module in FAMILY_MODULES:
+    extra = [m.strip() for m in os.environ.get("AGRA_BENCH_PERTURBATION_MODULES", "").split(",") if m.strip()]
+    for module in (*FAMILY_MODULES, *extra):
         importlib.import_module(module)
     return FAMILIES

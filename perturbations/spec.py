@@ -70,8 +70,10 @@ def _parse_family(text: str, severity: int) -> FamilySpec:
     return FamilySpec(name, severity, params)
 
 
-def parse_spec(spec: str, severity: int = 3, split: str = "id") -> list[Arm]:
-    """Parse a --perturb spec into arms; UsageError (one line) for anything invalid."""
+def parse_spec(spec: str, severity: int = 3, split: str = "id", suite: str | None = None) -> list[Arm]:
+    """Parse a --perturb spec into arms; UsageError (one line) for anything invalid. With a
+    `suite`, `all` means every family that supports the suite's kind, and naming a family that
+    does not (distractor on a robosuite task) is refused here, not in every episode."""
     if severity not in SEVERITIES:
         raise UsageError(f"bad --severity {severity}; valid: 1-5")
     if split not in SPLITS:
@@ -79,12 +81,26 @@ def parse_spec(spec: str, severity: int = 3, split: str = "id") -> list[Arm]:
     spec = spec.strip()
     if not spec:
         raise UsageError("empty --perturb; valid: none, all, or family names")
+    kind = None
+    if suite is not None:
+        from agra_bench.suites import suite_kind
+
+        kind = suite_kind(suite)
+    supported = [
+        f for f, cls in families().items() if f != "none" and (kind is None or kind in cls.suite_kinds)
+    ]
     arm_texts = []
     for text in spec.split(","):  # `all` may stand in a list: `none,all` adds the control arm
-        arm_texts += [f for f in families() if f != "none"] if text.strip() == "all" else [text]
+        arm_texts += supported if text.strip() == "all" else [text]
     arms: list[Arm] = []
     for text in arm_texts:
         parts = tuple(_parse_family(t, severity) for t in text.split("+"))
+        for part in parts:
+            if part.family != "none" and kind is not None and part.family not in supported:
+                raise UsageError(
+                    f"perturbation '{part.family}' does not support {kind} suites such as '{suite}'; "
+                    f"valid there: none, {', '.join(supported)}"
+                )
         if len(parts) > 1 and any(p.family == "none" for p in parts):
             raise UsageError(f"'none' cannot be combined with other families in '{text}'")
         name = "+".join(p.canonical(severity) for p in parts)

@@ -185,3 +185,24 @@ def test_report_cli_on_a_real_run_and_bad_input(tmp_path):
     (tmp_path / "empty").mkdir()
     empty = run_cli("report", str(tmp_path / "empty"))
     assert empty.returncode == 2 and "no episodes.parquet found" in empty.stderr
+
+
+def test_errors_as_failures_enter_rates_and_pairs_and_keep_their_count(tmp_path):
+    from agra_bench.report import build_report
+    from tests.helpers.synthetic_runs import episode_row, write_run
+
+    rows = [episode_row("r1", "random", 0, e, "none", True) for e in range(4)]
+    rows += [
+        episode_row(
+            "r1", "random", 0, e, "lighting", e < 2, error="PolicyCallError: boom" if e == 3 else None
+        )
+        for e in range(4)
+    ]
+    write_run(tmp_path / "runs", "r1", rows)
+    default = build_report([tmp_path / "runs"], tmp_path / "a")
+    strict = build_report([tmp_path / "runs"], tmp_path / "b", errors_as_failures=True)
+    a = default.leaderboard.set_index("perturbation").loc["lighting"]
+    b = strict.leaderboard.set_index("perturbation").loc["lighting"]
+    assert (a["episodes"], a["successes"], a["errors"], a["delta_pairs"]) == (3, 2, 1, 3)
+    assert (b["episodes"], b["successes"], b["errors"], b["delta_pairs"]) == (4, 2, 1, 4)
+    assert any("--errors-as-failures" in note for note in default.notes)

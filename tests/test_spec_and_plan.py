@@ -111,3 +111,28 @@ def test_config_rejects_bad_values(tmp_path, kwargs, message):
     base = {"policy": "random", "suite": "robosuite_lift", "out": tmp_path}
     with pytest.raises(UsageError, match=message):
         RunConfig(**{**base, **kwargs})
+
+
+def test_a_family_that_cannot_edit_a_suite_is_refused_when_the_spec_is_parsed(tmp_path):
+    with pytest.raises(
+        UsageError, match="'distractor' does not support robosuite suites such as 'robosuite_lift'"
+    ):
+        RunConfig(policy="random", suite="robosuite_lift", perturb="none,distractor", out=tmp_path)
+    names = [arm.name for arm in parse_spec("none,all", 3, "id", "robosuite_lift")]
+    assert "distractor" not in names and "lighting" in names  # `all` means all that apply
+    assert "distractor" in [arm.name for arm in parse_spec("all", 3, "id", "libero_object")]
+
+
+def test_a_checkpoint_retrained_in_place_gets_a_new_run_id(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights of step 1000")
+    (folder / "config.json").write_text("{}")
+    first = RunConfig(policy="random", suite="robosuite_lift", checkpoint=str(folder), out=tmp_path).run_id()
+    assert (
+        RunConfig(policy="random", suite="robosuite_lift", checkpoint=str(folder), out=tmp_path).run_id()
+        == first
+    )
+    (folder / "model.safetensors").write_bytes(b"weights of step 4000")
+    again = RunConfig(policy="random", suite="robosuite_lift", checkpoint=str(folder), out=tmp_path).run_id()
+    assert again != first

@@ -33,7 +33,7 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
 
     if job.episodes < 1:
         raise UsageError(f"bad --episodes {job.episodes}; must be >= 1")
-    if len(parse_spec(job.perturb, job.severity, job.split)) != 1:
+    if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several")
     for task_id in task_ids:  # validates --out against the number of tasks, in the parent
         task_file(job.out, get_task(job.suite, task_id).name, len(task_ids))

@@ -60,7 +60,7 @@ def _build_env(job: CollectJob, render: bool):
     from agra_bench.envs import make_env
     from perturbations.spec import parse_spec
 
-    arms = parse_spec(job.perturb, job.severity, job.split)
+    arms = parse_spec(job.perturb, job.severity, job.split, job.suite)
     if len(arms) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
     env = make_env(job.suite, job.task_id, image_size=job.image_size, render_images=render)

@@ -130,7 +130,7 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     layer = job.layer if job.layer is not None else policy.config.layers[0]
     if not 0 <= layer < policy.config.depth:
         raise UsageError(f"bad --layer {layer}; valid: 0-{policy.config.depth - 1}")
-    arms = parse_spec(job.perturb, job.severity, job.split)
+    arms = parse_spec(job.perturb, job.severity, job.split, job.suite)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for task_id in job.task_ids:

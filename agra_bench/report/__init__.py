@@ -15,6 +15,7 @@ import pandas as pd
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
+from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.load import load_runs
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.tables import (
@@ -40,11 +41,11 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def build_report(dirs: list[Path], out: Path | None = None) -> Report:
+def build_report(dirs: list[Path], out: Path | None = None, errors_as_failures: bool = False) -> Report:
     """Build DIR/report/ (or `out`) from every run below `dirs`."""
     dirs = [Path(d) for d in dirs]
     out = Path(out) if out is not None else (dirs[0] if dirs[0].is_dir() else dirs[0].parent) / "report"
-    loaded = load_runs(dirs)
+    loaded = load_runs(dirs, errors_as_failures)
     episodes = loaded.episodes
     notes = list(loaded.notes)
 
@@ -52,6 +53,8 @@ def build_report(dirs: list[Path], out: Path | None = None) -> Report:
     tasks = task_summary(episodes)
     comparisons = policy_comparisons(episodes)
     board = leaderboard(arms)
+    integrity = integrity_table(episodes)
+    notes += integrity_notes(integrity)
     for policy, group in arms.groupby("policy_label"):
         if (group["note"].str.startswith("no control arm")).any():
             notes.append(f"policy '{policy}' has arms without a clean control arm: their deltas are empty")
@@ -69,6 +72,7 @@ def build_report(dirs: list[Path], out: Path | None = None) -> Report:
     _write_csv(arms, out / "summary.csv")
     _write_csv(tasks, out / "tasks.csv")
     _write_csv(comparisons, out / "comparisons.csv")
+    _write_csv(integrity, out / "integrity.csv")
 
     header = (
         f"{len(episodes)} episodes from {len(loaded.runs)} run(s): "

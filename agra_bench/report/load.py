@@ -86,8 +86,10 @@ def read_run_table(path: Path) -> pd.DataFrame:
     return rows_to_table(list(rows.values())).to_pandas()
 
 
-def load_runs(dirs: list[Path]) -> LoadResult:
-    """Merge every valid run table below `dirs`; UsageError if none is usable."""
+def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
+    """Merge every valid run table below `dirs`; UsageError if none is usable. Column `scored`
+    says which episodes enter rates and pairs: those without an error, or every episode (an
+    errored one as a failure) with `errors_as_failures`."""
     paths = find_run_tables(dirs)
     if not paths:
         raise UsageError(f"no {EpisodeStore.FILE} found below {', '.join(str(d) for d in dirs)}")
@@ -112,11 +114,14 @@ def load_runs(dirs: list[Path]) -> LoadResult:
     if len(episodes) < before:
         notes.append(f"dropped {before - len(episodes)} duplicate episode(s) found in more than one run")
     n_errors = int((episodes["error"] != "").sum())
+    episodes["scored"] = True if errors_as_failures else episodes["error"] == ""
     if n_errors:
-        notes.append(
-            f"{n_errors} episode(s) ended in an error; they are counted in 'errors' "
-            "and left out of success rates and pairs"
+        how = (
+            "counted as failures in success rates and pairs (--errors-as-failures)"
+            if errors_as_failures
+            else "left out of success rates and pairs (--errors-as-failures counts them as failures)"
         )
+        notes.append(f"{n_errors} episode(s) ended in an error; they are counted in 'errors' and {how}")
     episodes["policy_label"] = policy_labels(episodes)
     return LoadResult(episodes.reset_index(drop=True), runs, notes)
 

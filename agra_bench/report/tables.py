@@ -29,7 +29,7 @@ def family_of(perturbation: str) -> str:
 
 
 def _rate_row(group: pd.DataFrame) -> dict:
-    valid = group[group["error"] == ""]
+    valid = group[group["scored"]]
     n, k = len(valid), int(valid["success"].sum())
     low, high = wilson_interval(k, n)
     return {
@@ -38,7 +38,7 @@ def _rate_row(group: pd.DataFrame) -> dict:
         "success_rate": k / n if n else float("nan"),
         "ci_low": low,
         "ci_high": high,
-        "errors": len(group) - n,
+        "errors": int((group["error"] != "").sum()),
         "mean_steps_success": float(valid.loc[valid["success"], "steps"].mean()) if k else float("nan"),
         "hit_step_cap": int(valid["hit_step_cap"].sum()),
         "success_at_reset": int(valid["success_at_reset"].sum()),
@@ -66,7 +66,7 @@ def task_summary(episodes: pd.DataFrame) -> pd.DataFrame:
 def _control_for(episodes: pd.DataFrame, arm: dict) -> pd.DataFrame:
     """The control arm's valid episodes for an arm's setting, preferring the same split."""
     same = (episodes[SETTING] == pd.Series({k: arm[k] for k in SETTING})).all(axis=1)
-    control = episodes[same & (episodes["perturbation"] == CONTROL) & (episodes["error"] == "")]
+    control = episodes[same & (episodes["perturbation"] == CONTROL) & episodes["scored"]]
     preferred = control[control["split"] == arm["split"]]
     control = preferred if not preferred.empty else control
     return control.drop_duplicates(PAIR_KEY)
@@ -74,7 +74,7 @@ def _control_for(episodes: pd.DataFrame, arm: dict) -> pd.DataFrame:
 
 def add_control_deltas(summary: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """delta_vs_clean and its paired interval for every arm, with a note when there is none."""
-    valid = episodes[episodes["error"] == ""]
+    valid = episodes[episodes["scored"]]
     out = []
     for arm in summary.to_dict("records"):
         if arm["perturbation"] == CONTROL:
@@ -99,7 +99,7 @@ def policy_comparisons(
     episodes: pd.DataFrame, pairs: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS
 ) -> pd.DataFrame:
     """Head-to-head paired deltas (first policy minus second) on identical episode keys."""
-    valid = episodes[episodes["error"] == ""]
+    valid = episodes[episodes["scored"]]
     condition = ["suite", "protocol", "max_steps", "perturbation", "severity", "split"]
     rows = []
     for first, second in pairs:

@@ -117,3 +117,20 @@ def optimizer_from_tensors(
     for index, values in scalars["state"].items():
         state.setdefault(int(index), {}).update(values)
     optimizer.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+
+
+def export_inference(source: Path, target: Path, dtype: torch.dtype = torch.bfloat16) -> Path:
+    """Copy a checkpoint's inference pair with its weights cast to `dtype` (bf16 halves the
+    size; loading casts back to the model's fp32 parameters): what `results/reference/` commits."""
+    config, tensors, meta = load_inference(Path(source))
+    cast = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    save_inference(
+        Path(target), config, cast, {**meta, "exported_from": str(source), "weights_dtype": str(dtype)}
+    )
+    return Path(target)
+
+
+if __name__ == "__main__":  # python -m policies.wam.checkpoint SOURCE TARGET
+    import sys
+
+    print(export_inference(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The reference AGRA-vs-WAM experiment, one command, resumable at every stage:
+#   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed) -> run (clean arm
+#   and the visual families at severity 3, ID and OOD, all 50 init states) -> report -> export
+#   (bf16 EMA checkpoints into results/reference/checkpoints/).
+#
+#   scripts/reference.sh                 # every stage
+#   scripts/reference.sh train run       # some stages (each skips or resumes finished work)
+#
+# Data and training folders live outside the repository (AGRA_DATA, default ../data); every
+# stage's command resumes what an interrupted one left, so rerun the script after a stop.
+# Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
+# OBJECT_TASKS, WORKERS, NICE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+DATA=${AGRA_DATA:-$(cd .. && pwd)/data}
+LIFT_STEPS=${LIFT_STEPS:-4000}
+OBJECT_STEPS=${OBJECT_STEPS:-6000}
+LIFT_SEEDS=${LIFT_SEEDS:-"0 1 2"}
+OBJECT_SEEDS=${OBJECT_SEEDS:-"0 1"}
+OBJECT_TASKS=${OBJECT_TASKS:-0,1}
+WORKERS=${WORKERS:-2}
+NICE=${NICE:-5}
+ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
+OUT="$REPO/results/reference"
+export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
+BENCH="nice -n $NICE $REPO/.venv/bin/agra-bench"
+
+stage() {  # stage NAME: run do_NAME and print its wall time
+    local start=$(date +%s)
+    echo "== stage $1 ($(date -u +%H:%M:%S))"
+    "do_$1"
+    echo "== stage $1: $(( $(date +%s) - start )) s"
+}
+
+do_collect() {
+    $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
+        --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift"
+    $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
+        --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
+}
+
+checkpoints() {  # lines "policy suite seed steps"
+    for policy in wam agra; do
+        for seed in $LIFT_SEEDS; do echo "$policy robosuite_lift $seed $LIFT_STEPS"; done
+        for seed in $OBJECT_SEEDS; do echo "$policy libero_object $seed $OBJECT_STEPS"; done
+    done
+}
+
+do_train() {
+    checkpoints | while read -r policy suite seed steps; do
+        echo "-- train $policy $suite seed $seed ($steps steps)"
+        $BENCH train --policy "$policy" --data "$DATA/$suite" --out "$DATA/ckpt/$policy-$suite-s$seed" \
+            --config tiny --steps "$steps" --seed "$seed" --save-every 500 --snapshot-every 500
+    done
+}
+
+do_run() {
+    checkpoints | while read -r policy suite seed steps; do
+        tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo all)
+        for split in id ood; do
+            echo "-- run $policy $suite seed $seed, $split"
+            $BENCH run --policy "$policy" --checkpoint "$DATA/ckpt/$policy-$suite-s$seed" --suite "$suite" \
+                --tasks "$tasks" --perturb "$ARMS" --severity 3 --split "$split" --image-size 64 \
+                --workers "$WORKERS" --no-progress --out "$OUT/runs"
+        done
+    done
+}
+
+do_report() {
+    $BENCH report "$OUT/runs" --out "$OUT"
+}
+
+do_export() {
+    checkpoints | while read -r policy suite seed steps; do
+        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$DATA/ckpt/$policy-$suite-s$seed" \
+            "$OUT/checkpoints/$policy-$suite-s$seed"
+    done
+}
+
+stages=${*:-collect train run report export}
+for name in $stages; do
+    case "$name" in
+        collect|train|run|report|export) stage "$name" ;;
+        *) echo "error: unknown stage '$name'; valid: collect, train, run, report, export" >&2; exit 2 ;;
+    esac
+done
