@@ -80,3 +80,21 @@ def test_noise_changes_only_the_third_person_image(split):
     assert np.array_equal(out["agentview_rgb"], again["agentview_rgb"])
     assert not np.array_equal(out["agentview_rgb"], image)
     assert np.array_equal(out["wrist_rgb"], image) and out["agentview_rgb"].dtype == np.uint8
+
+
+def test_gaussian_noise_of_a_step_depends_on_the_step_alone():
+    """Render on demand transforms only some steps' frames: a frame's noise must not depend on
+    which other frames were transformed before it."""
+    noise = Noise(severity=3, split="id")
+    noise.apply(None, np.random.default_rng(0))
+    noise.kind = "gaussian"
+    image = np.full((32, 32, 3), 128, np.uint8)
+    obs = {"agentview_rgb": image, "wrist_rgb": image, "proprio": np.zeros(8), "instruction": "x"}
+    first = noise.transform_observation(obs, np.random.default_rng(5), step=3)["agentview_rgb"]
+    for step in range(3):
+        noise.transform_observation(obs, np.random.default_rng(5), step=step)
+    again = noise.transform_observation(obs, np.random.default_rng(5), step=3)["agentview_rgb"]
+    other = noise.transform_observation(obs, np.random.default_rng(5), step=4)["agentview_rgb"]
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    blind = {"proprio": np.zeros(8), "instruction": "x"}  # no image rendered at this step
+    assert noise.transform_observation(blind, np.random.default_rng(5), step=5) == blind
