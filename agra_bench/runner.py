@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from agra_bench.config import RunConfig
+from agra_bench.errors import UsageError
 from agra_bench.local_executor import execute_local
 from agra_bench.manifest import build_manifest, write_manifest
 from agra_bench.plan import EpisodeKey, plan_episodes
@@ -76,7 +77,10 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
     (check_libero_stack if suite_kind(config.suite) == "libero" else check_robosuite_stack)()
     run_id = config.run_id()
     run_dir = config.out / run_id
-    store = EpisodeStore(run_dir)
+    try:
+        store = EpisodeStore(run_dir)
+    except ValueError as exc:  # a table this version cannot read (newer schema, corrupt file)
+        raise UsageError(f"cannot resume {run_dir}: {exc}") from None
     try:
         factory = resolve_policy_name(config.policy)
         policy_options = resolve_policy_options(

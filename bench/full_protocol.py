@@ -32,12 +32,13 @@ def main() -> None:
     parser.add_argument("--suite", default="libero_10")
     parser.add_argument("--policy", default="random")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tasks", default="all", help="a subset to time, e.g. 0 (then say so when quoting)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--extra", default="", help="more `agra-bench run` options, quoted")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="agra-full-protocol-"))
     command = [sys.executable, "-m", "agra_bench.cli", "run", "--policy", args.policy, "--suite", args.suite,
-               "--tasks", "all", "--workers", str(args.workers), "--no-progress", "--out", str(out),
+               "--tasks", args.tasks, "--workers", str(args.workers), "--no-progress", "--out", str(out),
                *args.extra.split()]  # fmt: skip
     tic = time.perf_counter()
     subprocess.run(command, check=True, cwd=REPO)
@@ -46,7 +47,8 @@ def main() -> None:
     rows = pd.DataFrame(list(read_rows(run_dir).values()))
     steps = int(rows["steps"].sum())
     print(
-        f"suite={args.suite} policy={args.policy} workers={args.workers} episodes={len(rows)} "
+        f"suite={args.suite} tasks={args.tasks} policy={args.policy} workers={args.workers} "
+        f"episodes={len(rows)} "
         f"env_steps={steps} errors={int(rows['error'].notna().sum())} wall={wall:.0f}s "
         f"steps_per_s={steps / wall:.1f} run={run_dir}"
     )

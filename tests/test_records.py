@@ -171,3 +171,20 @@ def test_resume_across_a_compaction_and_a_kill_between_rename_and_unlink(tmp_pat
         "a",
         "b",
     ]
+
+
+def test_resuming_a_run_written_by_a_newer_version_is_one_line(tmp_path):
+    import pyarrow as pa
+
+    from agra_bench.config import RunConfig
+    from tests.conftest import run_cli
+
+    config = RunConfig(policy="random", suite="robosuite_lift", episodes=1, max_steps=2, out=tmp_path)
+    run_dir = tmp_path / config.run_id()
+    run_dir.mkdir()
+    newer = pa.Table.from_pylist([{**make_row("a", 0), "schema_version": 99}], schema=EPISODE_SCHEMA)
+    pq.write_table(newer, run_dir / "episodes.parquet")
+    result = run_cli("run", "--policy", "random", "--suite", "robosuite_lift", "--episodes", "1",
+                     "--max-steps", "2", "--no-progress", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "schema version 99; this agra-bench reads versions up to 2" in " ".join(result.stderr.split())

@@ -36,7 +36,7 @@ def _rows(frame: pd.DataFrame) -> pd.DataFrame:
     "policy", ["tests.helpers.image_policy:ImageMeanPolicy", "random"], ids=["chunked-image", "blind"]
 )
 def test_on_demand_gives_the_inputs_and_rows_of_rendering_every_step(tmp_path, policy):
-    args = f"--policy {policy} --suite libero_object --tasks 0 --episodes 2 --max-steps 23 --image-size 48"
+    args = f"--policy {policy} --suite libero_object --tasks 0 --episodes 2 --max-steps 13 --image-size 48"
     args += " --perturb none,noise"
     logs = {mode: tmp_path / f"{mode}.log" for mode in ("demand", "every")}
     demand = run_episodes(tmp_path / "demand", args, env={"AGRA_TEST_INPUT_LOG": str(logs["demand"])})
@@ -44,10 +44,10 @@ def test_on_demand_gives_the_inputs_and_rows_of_rendering_every_step(tmp_path, p
         tmp_path / "every", args + " --render-every-step", env={"AGRA_TEST_INPUT_LOG": str(logs["every"])}
     )
     pd.testing.assert_frame_equal(_rows(demand), _rows(every))
-    assert demand["error"].isna().all() and (demand["steps"] == 23).all()
+    assert demand["error"].isna().all() and (demand["steps"] == 13).all()
     if policy != "random":
         lines = logs["demand"].read_text().splitlines()
-        assert len(lines) == demand["policy_calls"].sum() == 20  # 5 calls of 5 actions per episode
+        assert len(lines) == demand["policy_calls"].sum() == 12  # 3 calls of 5 actions per episode
         assert lines == logs["every"].read_text().splitlines()
 
 
