@@ -36,7 +36,7 @@ import numpy as np
 
 from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import batch_observations, call_policy, error_text
+from agra_bench.rollout import batch_observations, call_policy, error_text, outcome_row
 from agra_bench.worker import WorkerSettings, serve
 from policies.base import Policy
 from policies.registry import make_policy
@@ -175,18 +175,5 @@ def _next_key(pending: list[EpisodeKey], task: tuple[str, int] | None) -> Episod
 
 def crash_row(key: EpisodeKey) -> dict[str, Any]:
     """The row of an episode whose worker process died twice running it."""
-    return {
-        "key": key,
-        "error": "WorkerCrashed: the worker process died during this episode",
-        "error_type": "worker_crash",
-        "wall_s": 0.0,
-        "success": False,
-        "steps": 0,
-        "hit_step_cap": False,
-        "success_at_reset": False,
-        "policy_calls": 0,
-        "perturb_params": "{}",
-        "obs0_sha1": None,
-        "obs0_input_sha1": None,
-        "video": None,
-    }
+    error = "WorkerCrashed: the worker process died during this episode"
+    return {"key": key, **outcome_row(None, error, 0.0, "worker_crash"), "video": None}
