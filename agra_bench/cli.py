@@ -120,14 +120,18 @@ def perturb_preview(
     seed: int = 0,
 ) -> None:
     """Contact sheet: the clean frame and each family at severities 1, 3 and 5, labelled."""
-    from agra_bench.config import check_writable
+    from agra_bench.config import MAX_IMAGE_SIZE, check_writable_file
+    from agra_bench.errors import check_int
     from agra_bench.preview import render_gallery
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec
 
     get_task(suite, task)
-    parse_spec(perturb, 3, split)
-    check_writable(out.parent if str(out.parent) else Path("."))
+    parse_spec(perturb, 3, split, suite)
+    check_int("image-size", image_size, 8, MAX_IMAGE_SIZE)
+    check_int("init-state", init_state, 0)
+    check_int("seed", seed, 0)
+    check_writable_file(out)
     meta = render_gallery(suite, task, perturb, out, image_size, split, init_state, seed)
     console.print(f"wrote {out} ({len(meta)} perturbed tiles) and {out.with_suffix('.json')}")
 
@@ -198,6 +202,19 @@ for command in (workflows.collect, workflows.train, workflows.diagnose, workflow
     app.command()(command)
 
 
+def _given_value(param, argv: list[str]) -> str | None:
+    """The text the user gave for a click parameter, so that a type error can name it (the
+    type's own message says what is valid but not what was given)."""
+    opts = getattr(param, "opts", None) or []
+    for i, arg in enumerate(argv):
+        for opt in opts:
+            if arg == opt and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(f"{opt}="):
+                return arg.split("=", 1)[1]
+    return None
+
+
 def main() -> None:
     """Entry point: usage errors become one line and exit code 2."""
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -218,7 +235,11 @@ def main() -> None:
         if callable(getattr(exc, "format_message", None)) and isinstance(
             getattr(exc, "exit_code", None), int
         ):
-            err_console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
+            message = exc.format_message()
+            given = _given_value(getattr(exc, "param", None), sys.argv[1:])
+            if given is not None and repr(given) not in message:
+                message = f"{message} (got {given!r})"
+            err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
             sys.exit(exc.exit_code)
         if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)

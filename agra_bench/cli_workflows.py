@@ -86,11 +86,24 @@ def train(
     snapshot_every: Annotated[int, typer.Option(help="keep EMA weights every N steps (0 = never)")] = 0,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
+    from agra_bench.config import check_writable
+    from agra_bench.errors import check_choice, check_exists
     from policies.wam.config import make_config
+    from policies.wam.teachers import TEACHERS
     from policies.wam.train import TrainSettings
     from policies.wam.train import train as train_model
 
-    layers = tuple(int(x) for x in align_layers.split(",") if x.strip()) if align_layers else ()
+    check_choice("policy", policy, ("wam", "agra"))
+    check_choice("teacher", teacher, TEACHERS)
+    check_exists("teacher-path", teacher_path, "a local folder of a DINOv2 model")
+    if not align_weight >= 0:
+        raise UsageError(f"bad --align-weight {align_weight}; valid: a number >= 0")
+    try:
+        layers = tuple(int(x) for x in align_layers.split(",") if x.strip()) if align_layers else ()
+    except ValueError:
+        raise UsageError(
+            f"bad --align-layers '{align_layers}'; valid: comma-separated layer ids, e.g. 2 or 1,3"
+        ) from None
     wam_config = make_config(
         config, teacher=teacher, align_layers=layers, align_weight=align_weight if policy == "agra" else 0.0
     )
@@ -111,6 +124,7 @@ def train(
     )
     from agra_bench.demos.dataset import demo_file_paths
 
+    check_writable(out)
     folder = train_model(policy, demo_file_paths(data), out, wam_config, settings)
     console.print(f"checkpoint written to {folder}/ (config.json, model.safetensors, losses.csv, losses.png)")
 
@@ -215,11 +229,11 @@ def serve(
     max_frame_mb: Annotated[float, typer.Option(help="refuse request frames larger than this")] = 32.0,
 ) -> None:
     """Serve a policy in openpi's websocket + msgpack protocol (pi0/pi0.5 clients work as is)."""
+    from agra_bench.errors import check_exists
     from agra_bench.serving.server import ServeSettings, run_server
     from policies.registry import policy_options
 
-    if checkpoint is not None and not Path(checkpoint).exists():
-        raise UsageError(f"--checkpoint {checkpoint} does not exist")
+    check_exists("checkpoint", checkpoint, "a checkpoint folder (or the file your policy reads)")
     settings = ServeSettings(
         policy=policy,
         policy_options=policy_options(policy, checkpoint=checkpoint),

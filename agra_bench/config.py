@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agra_bench.envs.rendering import get_render_quality
-from agra_bench.errors import UsageError, unknown
+from agra_bench.errors import UsageError, check_exists, check_int, unknown
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
 
 EXECUTORS = ("local", "ray")
+MAX_IMAGE_SIZE = 1024  # a sanity bound: policies read 64-512 px frames; more only exhausts memory
 
 
 @dataclass
@@ -63,18 +64,19 @@ class RunConfig:
             ("workers", self.workers, 1),
             ("env-groups", self.env_groups, 1),
             ("video", self.video, 0),
-            ("image-size", self.image_size, 8),
+            ("seed", self.seed, 0),
+            ("replan-steps", self.replan_steps, 1),
+            ("max-steps", self.max_steps, 1),
         ):
-            if value < low:
-                raise UsageError(f"bad --{name} {value}; valid: an integer >= {low}")
-        if self.replan_steps is not None and self.replan_steps < 1:
-            raise UsageError(f"bad --replan-steps {self.replan_steps}; valid: an integer >= 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise UsageError(f"bad --max-steps {self.max_steps}; valid: an integer >= 1")
+            check_int(name, value, low)
+        check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
         if self.executor not in EXECUTORS:
             raise unknown("executor", self.executor, EXECUTORS)
-        if self.checkpoint is not None and not Path(self.checkpoint).exists():
-            raise UsageError(f"--checkpoint {self.checkpoint} does not exist")
+        if self.address is not None and self.executor != "ray":
+            raise UsageError(
+                f"--address {self.address} is for a Ray cluster; valid: use it with --executor ray"
+            )
+        check_exists("checkpoint", self.checkpoint, "a checkpoint folder (or the file your policy reads)")
         self.task_ids = parse_task_ids(self.suite, self.tasks)
         self.arms = parse_spec(self.perturb, self.severity, self.split, self.suite)
         check_writable(self.out)
@@ -136,11 +138,23 @@ def checkpoint_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_writable(out: Path) -> None:
+def check_writable_file(path: Path, option: str = "out") -> None:
+    """UsageError naming `path` unless its folder exists (or can be created) and is writable."""
+    try:
+        check_writable(path.parent if str(path.parent) else Path("."), option)
+    except UsageError:
+        raise UsageError(
+            f"cannot write --{option} {path}: its folder cannot be created or written; "
+            "valid: a file path in a writable folder"
+        ) from None
+
+
+def check_writable(out: Path, option: str = "out") -> None:
     """UsageError naming the path unless `out` exists (or can be created) and is writable."""
+    valid = "a writable folder (existing or new)"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
+        raise UsageError(f"cannot create --{option} {out}: {exc.strerror}; valid: {valid}") from None
     if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out} is not a writable directory")
+        raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class UsageError(ValueError):
@@ -41,3 +42,25 @@ def error_type_of(exc: BaseException, default: str) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout"
     return getattr(exc, "error_type", None) or default
+
+
+def check_exists(option: str, path: str | None, valid: str) -> None:
+    """Refuse a path option that names nothing."""
+    if path is not None and not Path(path).exists():
+        raise UsageError(f"--{option} {path} does not exist; valid: {valid}")
+
+
+def check_int(option: str, value: int | None, low: int, high: int | None = None) -> None:
+    """Refuse an integer option outside [low, high] in the standard one-line form (None passes:
+    the option was not given)."""
+    if value is None or (value >= low and (high is None or value <= high)):
+        return
+    valid = f"an integer >= {low}" if high is None else f"an integer in {low}-{high}"
+    raise UsageError(f"bad --{option} {value}; valid: {valid}")
+
+
+def check_choice(option: str, value: str, valid: Iterable[str]) -> None:
+    """Refuse a value that is not one of `valid`, with a did-you-mean."""
+    valid = list(valid)
+    if value not in valid:
+        raise UsageError(f"bad --{option} '{value}'{did_you_mean(value, valid)}; valid: {', '.join(valid)}")

@@ -108,6 +108,8 @@ def parse_task_ids(suite: str, spec: str) -> list[int]:
         try:
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError(part)
                 ids.update(range(lo, hi + 1))
             else:
                 ids.add(int(part))

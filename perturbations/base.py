@@ -45,7 +45,11 @@ class Perturbation(ABC):
     def from_config(cls, severity: int, split: str, params: dict[str, str]) -> Perturbation:
         """Build from parsed spec parameters; families with extra parameters override this."""
         if params:
-            raise UsageError(f"'{cls.family}' takes no parameters besides severity; got {sorted(params)}")
+            given = ",".join(f"{k}={v}" for k, v in params.items())
+            raise UsageError(
+                f"'{cls.family}' takes no parameters besides severity; got '{given}'; "
+                f"valid: {cls.family} or {cls.family}:severity=1..5"
+            )
         return cls(severity=severity, split=split)
 
     @classmethod

@@ -102,7 +102,10 @@ def parse_spec(spec: str, severity: int = 3, split: str = "id", suite: str | Non
                     f"valid there: none, {', '.join(supported)}"
                 )
         if len(parts) > 1 and any(p.family == "none" for p in parts):
-            raise UsageError(f"'none' cannot be combined with other families in '{text}'")
+            raise UsageError(
+                f"'none' cannot be combined with other families in '{text}'; "
+                "valid: 'none' alone, or families joined by '+'"
+            )
         name = "+".join(p.canonical(severity) for p in parts)
         arm = Arm(name, parts, split)
         arm.build()  # validate family parameters now, in the parent, with a clear error

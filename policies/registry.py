@@ -79,7 +79,10 @@ def resolve_policy_name(name: str) -> Callable[..., Policy]:
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
-            raise UsageError(f"cannot load policy '{name}': {exc}") from None
+            raise UsageError(
+                f"cannot load policy '{name}': {exc}; valid: a registered name "
+                f"({', '.join(POLICIES)}), package.module:Class or openpi://HOST:PORT"
+            ) from None
         if not (isinstance(factory, type) and issubclass(factory, Policy)):
             raise UsageError(f"'{name}' is not a subclass of policies.base.Policy")
         return factory
@@ -99,7 +102,11 @@ def policy_options(name: str, **given) -> dict:
         if value is None:
             continue
         if key not in accepted:
-            raise UsageError(f"policy '{name}' takes no --{key.replace('_', '-')}")
+            flag = key.replace("_", "-")
+            raise UsageError(
+                f"policy '{name}' takes no --{flag} (got {value}); valid: leave --{flag} out, "
+                f"or use a policy that takes it"
+            )
         options[key] = value
     return options
 

@@ -52,6 +52,23 @@ def cli():
     return run_cli
 
 
+@pytest.fixture
+def cli_in_process(monkeypatch, capsys):
+    """Run `agra-bench ARGS` in this process (`cli.main()`): (exit code, stderr). For commands
+    refused before any work starts, where a subprocess would spend seconds importing."""
+    from agra_bench import cli as cli_module
+
+    def invoke(*args: str) -> tuple[int | None, str]:
+        monkeypatch.setattr(sys, "argv", ["agra-bench", *args])
+        try:
+            cli_module.main()
+        except SystemExit as exc:
+            return exc.code, capsys.readouterr().err
+        return 0, capsys.readouterr().err
+
+    return invoke
+
+
 @pytest.fixture(scope="session")
 def collected_demo(tmp_path_factory) -> Path:
     """One real oracle demonstration of libero_object task 6 (butter) at 32x32, collected once

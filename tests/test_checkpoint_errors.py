@@ -31,7 +31,7 @@ def _break(folder, kind: str) -> str:
     meta = json.loads(config_path.read_text())
     if kind == "no_config":
         config_path.unlink()
-        return "no config.json"
+        return "has no config.json"
     if kind == "invalid_json":
         config_path.write_text("{not json")
         return "is not valid JSON"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from agra_bench import cli, versions
@@ -60,8 +62,9 @@ def assert_one_line_error(result, *fragments):
         (["collect", "--suite", "libero_object", "--out", "/tmp/x", "--episodes", "0"], ["bad --episodes 0"]),
     ],
 )
-def test_bad_input(args, fragments):
-    assert_one_line_error(run_cli(*args), *fragments)
+def test_bad_input(args, fragments, cli_in_process):
+    code, err = cli_in_process(*args)
+    assert_one_line_error(subprocess.CompletedProcess(args, code, "", err), *fragments)
 
 
 def test_unwritable_out(tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import replace
 from multiprocessing import get_context
 
 from agra_bench.demos.collect import CollectJob, collect_task, task_file
-from agra_bench.errors import UsageError
+from agra_bench.errors import UsageError, check_int
 
 
 def _worker(job: CollectJob, queue) -> dict:
@@ -28,13 +28,20 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     """Collect every task of `task_ids`; returns one summary dict per task."""
     from rich.progress import Progress
 
+    from agra_bench.config import MAX_IMAGE_SIZE, check_writable, check_writable_file
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec
 
-    if job.episodes < 1:
-        raise UsageError(f"bad --episodes {job.episodes}; must be >= 1")
+    check_int("episodes", job.episodes, 1)
+    check_int("seed", job.seed, 0)
+    check_int("workers", workers, 1)
+    check_int("image-size", job.image_size, 8, MAX_IMAGE_SIZE)
     if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
-        raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several")
+        raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several; valid: one arm")
+    if job.out.suffix == ".hdf5":
+        check_writable_file(job.out)
+    else:
+        check_writable(job.out)
     for task_id in task_ids:  # validates --out against the number of tasks, in the parent
         task_file(job.out, get_task(job.suite, task_id).name, len(task_ids))
     jobs = [replace(job, task_id=t) for t in task_ids]

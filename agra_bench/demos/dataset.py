@@ -59,7 +59,10 @@ def demo_file_paths(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.glob("*.hdf5"))
             if not found:
-                raise UsageError(f"folder '{path}' holds no .hdf5 demonstration file")
+                raise UsageError(
+                    f"folder '{path}' holds no .hdf5 demonstration file; "
+                    "valid: an HDF5 file or a folder of them from agra-bench collect"
+                )
             files += found
         else:
             files.append(path)

@@ -86,7 +86,10 @@ def validate_file(path: Path, need_images: bool = True) -> h5py.File:
     """Open a demonstration file; UsageError (one line) naming the file and what is missing."""
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"no such demonstration file '{path}'")
+        raise UsageError(
+            f"no such demonstration file '{path}'; "
+            "valid: an HDF5 file or a folder of them from agra-bench collect"
+        )
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:

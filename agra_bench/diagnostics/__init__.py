@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from agra_bench.config import check_writable
 from agra_bench.diagnostics.attention import (
     attention_in_region,
     centroid_error,
@@ -26,7 +27,7 @@ from agra_bench.diagnostics.attention import (
     slot_maps,
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
-from agra_bench.errors import UsageError
+from agra_bench.errors import UsageError, check_choice, check_int
 from agra_bench.report.diagnostics import FILE, summarise
 
 
@@ -45,6 +46,15 @@ class DiagnoseJob:
     max_steps: int | None = None
     layer: int | None = None  # video layer intervened on; None = the first aligned layer (~1/3 depth)
     overlays: int = 3  # overlay PNGs per episode
+
+    def __post_init__(self) -> None:
+        from agra_bench.config import MAX_IMAGE_SIZE
+
+        check_choice("policy", self.policy, ("wam", "agra"))
+        check_int("episodes", self.episodes, 1)
+        check_int("seed", self.seed, 0)
+        check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
+        check_int("max-steps", self.max_steps, 1)
 
 
 def goal_region(env) -> np.ndarray:
@@ -126,6 +136,7 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     from agra_bench.records import atomic_write_bytes
     from perturbations.spec import parse_spec
 
+    check_writable(out)
     policy = _policy(job)
     layer = job.layer if job.layer is not None else policy.config.layers[0]
     if not 0 <= layer < policy.config.depth:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agra_bench.config import check_writable
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
@@ -46,6 +47,7 @@ def build_report(dirs: list[Path], out: Path | None = None, errors_as_failures: 
     dirs = [Path(d) for d in dirs]
     out = Path(out) if out is not None else (dirs[0] if dirs[0].is_dir() else dirs[0].parent) / "report"
     loaded = load_runs(dirs, errors_as_failures)
+    check_writable(out)
     episodes = loaded.episodes
     notes = list(loaded.notes)
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import http
+import ipaddress
 import itertools
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -55,7 +57,16 @@ class ServeSettings:
         if not 0 <= self.port <= 65535:
             raise UsageError(f"bad --port {self.port}; valid: 0-65535 (0 = any free port)")
         if self.max_frame_bytes < 1024:
-            raise UsageError(f"bad --max-frame-mb: {self.max_frame_bytes} bytes; valid: at least 1 KB")
+            raise UsageError(
+                f"bad --max-frame-mb {self.max_frame_bytes / 2**20:g}; valid: a number > 0 (at least 1 KB)"
+            )
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", self.host):
+                raise UsageError(
+                    f"bad --host '{self.host}'; valid: an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0"
+                ) from None
 
 
 def server_metadata(policy: Policy, settings: ServeSettings) -> dict:

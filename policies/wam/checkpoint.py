@@ -24,6 +24,7 @@ CONFIG, WEIGHTS, STATE_TENSORS, STATE_JSON = (
     "train_state.safetensors",
     "train_state.json",
 )
+CHECKPOINT_FOLDER = f"a WAM checkpoint folder ({CONFIG} + {WEIGHTS}) from agra-bench train"
 
 
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -44,7 +45,8 @@ def read_config(folder: Path) -> tuple[WAMConfig, dict]:
     """The checkpoint's WAM config and metadata; UsageError naming the file and the problem."""
     path = Path(folder) / CONFIG
     if not path.is_file():
-        raise UsageError(f"'{folder}' is not a WAM checkpoint (no {CONFIG}); train one with agra-bench train")
+        problem = "does not exist" if not Path(folder).exists() else f"has no {CONFIG}"
+        raise UsageError(f"'{folder}' {problem}; valid: {CHECKPOINT_FOLDER}")
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -65,9 +67,7 @@ def load_inference(folder: Path) -> tuple[WAMConfig, dict[str, torch.Tensor], di
     config, meta = read_config(folder)
     weights = folder / WEIGHTS
     if not weights.is_file():
-        raise UsageError(
-            f"'{folder}' is not a WAM checkpoint (no {WEIGHTS}); train one with agra-bench train"
-        )
+        raise UsageError(f"'{folder}' has no {WEIGHTS}; valid: {CHECKPOINT_FOLDER}")
     try:
         tensors = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error type for truncated or foreign files

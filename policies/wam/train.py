@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import WindowDataset, WindowSpec
-from agra_bench.errors import UsageError
+from agra_bench.errors import UsageError, check_int
 from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
@@ -65,13 +65,21 @@ class TrainSettings:
     snapshot_every: int = 0  # keep EMA weights every N steps under snapshots/ (0 = never)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "save_every"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.shift_pad < 0 or self.snapshot_every < 0 or self.workers < 0:
-            raise UsageError("--shift-pad, --snapshot-every and --workers must be >= 0")
-        if self.lr < 0:
-            raise UsageError(f"--lr must be >= 0, got {self.lr}")
+        for name, low in (
+            ("steps", 1),
+            ("batch_size", 1),
+            ("log_every", 1),
+            ("save_every", 1),
+            ("seed", 0),
+            ("shift_pad", 0),
+            ("snapshot_every", 0),
+            ("workers", 0),
+        ):
+            check_int(name.replace("_", "-"), getattr(self, name), low)
+        if not self.lr > 0:
+            raise UsageError(f"bad --lr {self.lr}; valid: a number > 0")
+        if not (self.device in ("cpu", "cuda") or self.device.startswith("cuda:")):
+            raise UsageError(f"bad --device '{self.device}'; valid: cpu, cuda, cuda:N")
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
