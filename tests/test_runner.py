@@ -109,6 +109,27 @@ def test_an_episode_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
     assert len(logs) == 1 and "injected failure" in logs[0].read_text()
 
 
+def test_bad_actions_end_their_episode_before_reaching_the_simulator(tmp_path):
+    df = run_episodes(
+        tmp_path,
+        "--policy tests.helpers.faulty_policy:BadActionsByEpisode --suite robosuite_lift --episodes 5"
+        " --max-steps 4 --image-size 32",
+    ).set_index("episode")
+    name = "policy 'bad_actions_by_episode'"
+    expected = {
+        0: f"PolicyCallError: {name} returned 14 non-finite action value(s) (NaN or inf)",
+        1: f"PolicyCallError: {name} returned actions of shape (1, 2, 6), expected (1, 2, 7)",
+        2: f"PolicyCallError: {name} returned actions of dtype <U32, expected float",
+        3: f"PolicyCallError: {name} returned 1 non-finite action value(s) (NaN or inf)",
+    }
+    for episode, error in expected.items():
+        assert df.loc[episode, "error"] == error and df.loc[episode, "error_type"] == "policy"
+    # A bad chunk is refused whole: the fourth episode (+inf in the second action of its first
+    # chunk) took no step either, and the good episode after them runs to its cap.
+    assert (df.loc[list(expected), "steps"] == 0).all()
+    assert pd.isna(df.loc[4, "error"]) and df.loc[4, "steps"] == 4
+
+
 def test_workers_exit_when_the_runner_is_terminated(tmp_path):
     """SIGTERM to the runner alone (not its process group): its workers must not live on."""
     args = [
