@@ -99,8 +99,7 @@ class RunConfig:
             "suite": self.suite,
             "task_ids": self.task_ids,
             "episodes": self.episodes,
-            "arms": [a.name for a in self.arms],
-            "severity": self.severity,
+            "arms": [[a.name, a.severity] for a in self.arms],  # canonical: not --severity's spelling
             "split": self.split,
             "seed": self.seed,
             "max_steps": self.step_cap(),

@@ -3,7 +3,8 @@
 Grammar: ARM[,ARM...] where ARM = `none` | `all` | FAMILY[:key=value[;key=value]][+FAMILY...].
 Examples: `camera`, `camera:severity=3`, `lighting+camera`, `none,texture`, `none,all`. `all`
 expands to every registered family, one arm each (`none,all` adds the control arm). Every arm
-string is canonical (used as the record's `perturbation` value and as part of the episode key).
+string is canonical (used as the record's `perturbation` value and as part of the episode key):
+a part carries `:severity=N` only where it differs from the arm's severity (its highest part's).
 """
 
 from __future__ import annotations
@@ -106,7 +107,10 @@ def parse_spec(spec: str, severity: int = 3, split: str = "id", suite: str | Non
                 f"'none' cannot be combined with other families in '{text}'; "
                 "valid: 'none' alone, or families joined by '+'"
             )
-        name = "+".join(p.canonical(severity) for p in parts)
+        # Named against the arm's own severity, not the --severity default: `camera
+        # --severity 4` and `camera:severity=4` are one arm, `camera` at severity 4.
+        arm_severity = max(p.severity for p in parts)
+        name = "+".join(p.canonical(arm_severity) for p in parts)
         arm = Arm(name, parts, split)
         arm.build()  # validate family parameters now, in the parent, with a clear error
         if name not in {a.name for a in arms}:

@@ -42,6 +42,9 @@ def test_spec_grammar():
     assert arms[0].severity == 0  # the control arm has no severity, whatever --severity says
     assert combo.build().name == "lighting+camera"
     assert parse_spec("camera:severity=3", severity=3)[0].name == "camera"  # canonical form
+    # One condition, one name, whatever the spelling: the arm's severity is its highest part's.
+    spelled = [parse_spec(s, severity=d)[0] for s, d in (("camera", 4), ("camera:severity=4", 3))]
+    assert {(a.name, a.severity) for a in spelled} == {("camera", 4)}
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,12 @@ def test_run_id_is_stable_and_ignores_workers_and_video(tmp_path):
         ).run_id()
         for s in (1, 5)
     }
-    assert len(severities) == 2  # arm names omit the default severity; the run id must not
+    assert len(severities) == 2  # arm names omit the arm's severity; the run id must not
+    spellings = {
+        RunConfig(policy="random", suite="robosuite_lift", perturb=p, severity=s, out=tmp_path).run_id()
+        for p, s in (("lighting", 4), ("lighting:severity=4", 3), ("lighting:severity=4", 1))
+    }
+    assert len(spellings) == 1  # one condition, one run directory
     assert a.step_cap() == 300
 
 
