@@ -6,4 +6,4 @@ perturbation knows only the simulator it edits (see README, "Architecture").
 """
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3

@@ -7,6 +7,7 @@ change results (worker count, env groups, executor, video count, progress bar) s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from agra_bench.envs.rendering import get_render_quality
 from agra_bench.errors import UsageError, check_exists, check_int, unknown
+from agra_bench.identity import CONDITION
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
@@ -86,26 +88,36 @@ class RunConfig:
             return self.max_steps
         return get_protocol(self.protocol).step_cap(self.suite)
 
-    def identity(self) -> dict:
-        """The fields that decide results; hashed into the run id (an unset option is left out,
-        so run ids from before it existed stay the same)."""
-        optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
-        if self.checkpoint is not None:  # a checkpoint retrained in place is another run
-            optional["checkpoint_sha1"] = checkpoint_digest(Path(self.checkpoint))
-        return {
-            **optional,
+    @functools.cached_property
+    def checkpoint_sha1(self) -> str | None:
+        """The checkpoint's content hash: a checkpoint retrained in place is another condition."""
+        return checkpoint_digest(Path(self.checkpoint)) if self.checkpoint is not None else None
+
+    def condition(self) -> dict:
+        """The row columns of `agra_bench.identity.CONDITION` for this run."""
+        values = {
             "policy": self.policy,
-            "checkpoint": self.checkpoint,
+            "checkpoint_sha1": self.checkpoint_sha1,
             "suite": self.suite,
-            "task_ids": self.task_ids,
-            "episodes": self.episodes,
-            "arms": [[a.name, a.severity] for a in self.arms],  # canonical: not --severity's spelling
-            "split": self.split,
-            "seed": self.seed,
-            "max_steps": self.step_cap(),
             "protocol": self.protocol,
+            "max_steps": self.step_cap(),
             "image_size": self.image_size,
             "render_quality": self.render_quality,
+        }
+        return {name: values[name] for name in CONDITION}
+
+    def identity(self) -> dict:
+        """The condition and the planned episodes; hashed into the run id. The checkpoint counts
+        by content, not path; arms by canonical name and severity, not by how they were spelled."""
+        optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
+        return {
+            **optional,
+            **self.condition(),
+            "task_ids": self.task_ids,
+            "episodes": self.episodes,
+            "arms": [[a.name, a.severity] for a in self.arms],
+            "split": self.split,
+            "seed": self.seed,
         }
 
     def run_id(self) -> str:

@@ -93,7 +93,6 @@ def execute_ray(
                     else:
                         pending.append(key)
                     continue
-                row.pop("worker_pid", None)
                 yield {**row, "key": key}
     finally:
         for actor in actors:

@@ -39,6 +39,7 @@ EPISODE_SCHEMA = pa.schema(
         ("episode_key", pa.string()),
         ("policy", pa.string()),
         ("checkpoint", pa.string()),
+        ("checkpoint_sha1", pa.string()),
         ("suite", pa.string()),
         ("task_id", pa.int32()),
         ("task_name", pa.string()),
@@ -51,6 +52,8 @@ EPISODE_SCHEMA = pa.schema(
         ("severity", pa.int8()),
         ("split", pa.string()),
         ("protocol", pa.string()),
+        ("image_size", pa.int16()),
+        ("render_quality", pa.string()),
         ("success", pa.bool_()),
         ("steps", pa.int32()),
         ("max_steps", pa.int32()),
@@ -67,8 +70,16 @@ EPISODE_SCHEMA = pa.schema(
         ("schema_version", pa.int16()),
     ]
 )
-#: Columns added after schema version 1, with the value old rows get.
-ADDED_COLUMNS = {"error_type": None, "attempt": 1, "obs0_input_sha1": None}
+#: Columns added after schema version 1, with the value old rows get (v2: error_type, attempt,
+#: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity).
+ADDED_COLUMNS = {
+    "error_type": None,
+    "attempt": 1,
+    "obs0_input_sha1": None,
+    "checkpoint_sha1": None,
+    "image_size": None,
+    "render_quality": None,
+}
 ERROR_TYPES = ("policy", "connection", "timeout", "simulator", "perturbation", "worker_crash")
 MAX_ATTEMPTS = 2
 SORT_COLUMNS = ["suite", "task_id", "perturbation", "split", "episode"]

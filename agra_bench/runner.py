@@ -54,11 +54,10 @@ class RunSummary:
 def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, Any]:
     task = get_task(key.suite, key.task_id)
     return {
+        **config.condition(),
         "run_id": run_id,
         "episode_key": key.id,
-        "policy": config.policy,
         "checkpoint": config.checkpoint,
-        "suite": key.suite,
         "task_id": key.task_id,
         "task_name": task.name,
         "instruction": task.instruction,
@@ -68,8 +67,6 @@ def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, 
         "perturbation": key.perturbation,
         "severity": key.severity,
         "split": key.split,
-        "protocol": config.protocol,
-        "max_steps": config.step_cap(),
     }
 
 

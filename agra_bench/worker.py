@@ -150,7 +150,6 @@ def run_key(key: EpisodeKey, record_video: bool) -> dict[str, Any]:
         videos = Path(_settings.run_dir) / "videos"
         path = write_video(videos, key, result.frames, result.success, _settings.fps)
         row["video"] = str(path.relative_to(_settings.run_dir))
-    row["worker_pid"] = os.getpid()
     return row
 
 

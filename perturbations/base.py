@@ -1,7 +1,7 @@
 """The contract every perturbation family follows.
 
-A perturbation knows only the simulator it edits. At every reset the env calls, in order:
-  restore(env)                 undo runtime edits (the hard reset also rebuilds the model)
+A perturbation knows only the simulator it edits. At every reset (a hard reset: the model is
+rebuilt from unedited XML, so no edit outlives its episode) the env calls, in order:
   edit_xml(root, rng, env)     scene-level edits before the model is compiled (textures, objects)
   apply(env, rng)              runtime model edits after the init state is restored
   settled(env, rng)            edits that need the settled scene (after the settle steps;
@@ -65,10 +65,6 @@ class Perturbation(ABC):
     def pool(self) -> list[str]:
         return self.pools()[self.split]
 
-    def restore(self, env: Any) -> None:  # noqa: B027 - families with runtime edits override
-        """Undo this family's runtime edits. robosuite's hard reset rebuilds the model from the
-        unmodified XML at every reset, which already restores the originals."""
-
     def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
         """Edit the scene XML (an ElementTree root) before it is compiled; return values applied."""
         return {}
@@ -110,10 +106,6 @@ class Composite(Perturbation):
     @property
     def name(self) -> str:
         return "+".join(p.family for p in self.parts)
-
-    def restore(self, env: Any) -> None:
-        for part in reversed(self.parts):
-            part.restore(env)
 
     def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
         # One child generator per family keeps each family's values independent of the others.

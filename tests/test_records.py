@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+from agra_bench import SCHEMA_VERSION
 from agra_bench.records import EPISODE_SCHEMA, EpisodeStore
 
 
@@ -47,7 +48,7 @@ def test_store_appends_atomically_and_reloads(tmp_path):
     assert table.schema.equals(EPISODE_SCHEMA)
     assert table.column("episode").to_pylist() == [0, 1]
     assert table.column("success").to_pylist() == [False, True]
-    assert table.column("schema_version").to_pylist() == [2, 2]
+    assert table.column("schema_version").to_pylist() == [SCHEMA_VERSION, SCHEMA_VERSION]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     again = EpisodeStore(tmp_path)
     assert again.done_keys() == {"a", "b"}
@@ -101,7 +102,9 @@ def test_version_1_tables_are_read_and_newer_ones_refused(tmp_path):
     store.close()
     newer = pa.Table.from_pylist([{**make_row("a", 0), "schema_version": 99}], schema=EPISODE_SCHEMA)
     pq.write_table(newer, tmp_path / "episodes.parquet")
-    with pytest.raises(ValueError, match="schema version 99; this agra-bench reads versions up to 2"):
+    with pytest.raises(
+        ValueError, match=f"schema version 99; this agra-bench reads versions up to {SCHEMA_VERSION}"
+    ):
         read_run_table(tmp_path / "episodes.parquet")
     with pytest.raises(ValueError, match="schema version 99"):
         EpisodeStore(tmp_path)
@@ -187,4 +190,6 @@ def test_resuming_a_run_written_by_a_newer_version_is_one_line(tmp_path):
     result = run_cli("run", "--policy", "random", "--suite", "robosuite_lift", "--episodes", "1",
                      "--max-steps", "2", "--no-progress", "--out", str(tmp_path))  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "schema version 99; this agra-bench reads versions up to 2" in " ".join(result.stderr.split())
+    assert f"schema version 99; this agra-bench reads versions up to {SCHEMA_VERSION}" in " ".join(
+        result.stderr.split()
+    )

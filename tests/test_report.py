@@ -168,6 +168,24 @@ def test_duplicate_episodes_across_runs_are_counted_once(tmp_path):
     assert any("dropped 20 duplicate" in n for n in report.notes)
 
 
+def test_runs_that_differ_only_in_image_size_or_checkpoint_stay_apart(tmp_path):
+    def rows(run_id, **condition):
+        return [{**episode_row(run_id, "wam", 0, e, "none", e < 10), **condition} for e in range(20)]
+
+    write_run(tmp_path, "at-128", rows("at-128", checkpoint="/c/wam", checkpoint_sha1="a" * 40))
+    write_run(tmp_path, "at-64", rows("at-64", image_size=64, checkpoint="/c/wam", checkpoint_sha1="a" * 40))
+    write_run(tmp_path, "retrained", rows("retrained", checkpoint="/c/wam", checkpoint_sha1="b" * 40))
+    report = build_report([tmp_path])
+    assert not any("duplicate" in n for n in report.notes)
+    board = report.leaderboard
+    assert sorted(zip(board["policy"], board["image_size"], strict=True)) == [
+        ("wam@wam-aaaaaaaa 128px", 128),
+        ("wam@wam-aaaaaaaa 64px", 64),
+        ("wam@wam-bbbbbbbb", 128),
+    ]
+    assert (board["episodes"] == 20).all()
+
+
 def test_report_cli_on_a_real_run_and_bad_input(tmp_path):
     run_episodes(
         tmp_path / "runs",

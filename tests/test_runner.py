@@ -29,6 +29,15 @@ def only_run_dir(out: Path) -> Path:
     return runs[0]
 
 
+def test_rows_carry_their_condition(tmp_path):
+    df = run_episodes(
+        tmp_path, "--policy noop --suite robosuite_lift --episodes 1 --max-steps 2 --image-size 32"
+    )
+    row = df.iloc[0]
+    assert (row["image_size"], row["render_quality"], row["checkpoint_sha1"]) == (32, "tuned", None)
+    assert (row["protocol"], row["max_steps"], row["policy"]) == ("openpi", 2, "noop")
+
+
 def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
     result = run_cli(
         "run",

@@ -141,3 +141,8 @@ def test_a_checkpoint_retrained_in_place_gets_a_new_run_id(tmp_path):
     (folder / "model.safetensors").write_bytes(b"weights of step 4000")
     again = RunConfig(policy="random", suite="robosuite_lift", checkpoint=str(folder), out=tmp_path).run_id()
     assert again != first
+    moved = folder.rename(tmp_path / "elsewhere")  # the same weights under another path
+    assert (
+        RunConfig(policy="random", suite="robosuite_lift", checkpoint=str(moved), out=tmp_path).run_id()
+        == again
+    )

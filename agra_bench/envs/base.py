@@ -145,7 +145,6 @@ class SimTaskEnv(gym.Env, ABC):
         # The perturbation's generator derives from the episode seed alone, so a key always
         # gets the same values; it exists before the hard reset so XML edits can draw from it.
         self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
-        self.perturbation.restore(self)
         self._xml_params = {}
         n_init = self.task.num_init_states
         init_state_id = options.get("init_state_id")

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
 from agra_bench.report.tables import CONTROL
 
-ARM = ["policy_label", "suite", "perturbation", "severity", "split"]
-PAIR = ["policy_label", "checkpoint", "suite", "task_id", "init_state_id", "seed"]
+ARM = REPORT_ARM
+PAIR = [*REPORT_SETTING, *PAIR_KEY]
 
 
 def integrity_table(episodes: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
+from agra_bench.identity import EPISODE_IDENTITY, UNKNOWN_CONDITION
 from agra_bench.records import (
     ADDED_COLUMNS,
     EPISODE_SCHEMA,
@@ -25,21 +26,6 @@ from agra_bench.records import (
     read_rows,
     rows_to_table,
 )
-
-#: What identifies one episode across runs: two rows with these equal are the same episode.
-EPISODE_IDENTITY = [
-    "policy",
-    "checkpoint",
-    "suite",
-    "protocol",
-    "max_steps",
-    "task_id",
-    "init_state_id",
-    "seed",
-    "perturbation",
-    "severity",
-    "split",
-]
 
 
 @dataclass
@@ -106,6 +92,11 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         raise UsageError(f"no usable run table below {', '.join(str(d) for d in dirs)}; " + "; ".join(notes))
     episodes = pd.concat(frames, ignore_index=True)
     episodes["checkpoint"] = episodes["checkpoint"].fillna("")
+    for column, unknown_value in UNKNOWN_CONDITION.items():  # rows from before the column existed
+        episodes[column] = episodes[column].fillna(unknown_value).astype(type(unknown_value))
+    # A row from before content hashes knows its checkpoint by path only: keep those apart.
+    by_path = (episodes["checkpoint_sha1"] == "") & (episodes["checkpoint"] != "")
+    episodes.loc[by_path, "checkpoint_sha1"] = "path:" + episodes.loc[by_path, "checkpoint"]
     episodes["error"] = episodes["error"].fillna("")
     # The control arm has no severity; runs written before it was recorded as 0 carry --severity.
     episodes.loc[episodes["perturbation"] == "none", "severity"] = 0
@@ -127,7 +118,24 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
 
 
 def policy_labels(episodes: pd.DataFrame) -> pd.Series:
-    """`policy`, or `policy@checkpoint-folder` when one policy name was run from several checkpoints."""
-    n_ckpt = episodes.groupby("policy")["checkpoint"].transform("nunique")
+    """`policy`, or `policy@checkpoint-folder` when one policy name was run from several
+    checkpoints (told apart by content; by folder name and content hash if folders share a name)."""
+    n_ckpt = episodes.groupby("policy")["checkpoint_sha1"].transform("nunique")
     names = episodes["checkpoint"].map(lambda c: Path(c).name if c else "")
-    return episodes["policy"].where(n_ckpt <= 1, episodes["policy"] + "@" + names)
+    hashes_per_name = episodes.groupby([episodes["policy"], names])["checkpoint_sha1"].transform("nunique")
+    names = names.where(hashes_per_name <= 1, names + "-" + episodes["checkpoint_sha1"].str[:8])
+    labels = episodes["policy"].where(n_ckpt <= 1, episodes["policy"] + "@" + names)
+    # One label per condition, so that tables and plots never merge two: a setting that varies
+    # within a label is added to it (`wam 64px`, `wam cap 600`).
+    for column, show in LABEL_SUFFIXES.items():
+        varies = episodes.groupby(labels)[column].transform("nunique") > 1
+        labels = labels.where(~varies, labels + " " + episodes[column].map(show))
+    return labels
+
+
+LABEL_SUFFIXES = {
+    "protocol": lambda v: f"protocol {v}",
+    "max_steps": lambda v: f"cap {v}",
+    "image_size": lambda v: f"{v}px",
+    "render_quality": lambda v: f"render {v}",
+}

