@@ -12,14 +12,15 @@ one batch and makes one `policy.act(batch, slots)` call (slot = worker index) fo
 - G = 2: pipelining. One half simulates while the policy runs for the other, so a GPU policy
   and CPU simulators are both busy; give it more workers than cores, since a worker waiting
   for its chunk leaves its core to a worker of the other group.
-A finished episode's worker starts its next key at once, of the task it already has loaded
-when there is one (reset, not rebuilt). Its group waits for that reset: one reset against
-hundreds of steps costs little, and every call keeps the group's full batch.
+A finished episode's worker starts its next key at once (`scheduler.EpisodeQueue`: of the
+task it already has loaded when there is one, so it is reset, not rebuilt). Its group waits
+for that reset: one reset against hundreds of steps costs little, and every call keeps the
+group's full batch.
 
 Failures. A policy call that raises is retried one slot at a time, so only the episodes it
 fails on end, with the error in their rows. A simulator exception ends its episode the same
-way (the worker rebuilds its env). A worker process that dies has its episode retried once on
-a fresh process, then recorded as `WorkerCrashed`.
+way (the worker rebuilds its env). A worker process that dies is replaced, and its episode
+retried once, then recorded as `WorkerCrashed` (`scheduler`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ import numpy as np
 
 from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import batch_observations, call_policy, error_text, outcome_row
+from agra_bench.rollout import batch_observations, call_policy, error_text
+from agra_bench.scheduler import EpisodeQueue
 from agra_bench.worker import WorkerSettings, serve
 from policies.base import Policy
 from policies.registry import make_policy
 
-MAX_CRASH_RETRIES = 1
 # A running episode is STARTING (reset sent), STEPPING (chunk sent) or WAITING (its observation
 # is here, for its group's next policy call).
 STARTING, STEPPING, WAITING = "starting", "stepping", "waiting"
@@ -93,15 +94,14 @@ def execute_local(
     policy = make_policy(settings.policy, **settings.policy_options)
     keys = policy.spec.observation_keys
     slots = [WorkerSlot(i, i % groups) for i in range(max(1, min(workers, len(todo))))]
-    pending = list(reversed(todo))  # pop() from the end keeps task-major order
-    crashes: dict[str, int] = {}
+    queue = EpisodeQueue(todo)
     try:
         for slot in slots:
             slot.start_process(settings, workers, keys)
         while True:
             for slot in slots:
-                if slot.key is None and pending:
-                    slot.key = _next_key(pending, slot.task)
+                if slot.key is None and queue:
+                    slot.key = queue.next_for(slot.task)
                     slot.task, slot.state = (slot.key.suite, slot.key.task_id), STARTING
                     policy.reset(slot.index, slot.key.seed)
                     slot.conn.send(("start", slot.key, slot.key.episode < video))
@@ -121,11 +121,9 @@ def execute_local(
                     key, slot.key = slot.key, None
                     slot.stop()
                     slot.start_process(settings, workers, keys)
-                    crashes[key.id] = crashes.get(key.id, 0) + 1
-                    if crashes[key.id] > MAX_CRASH_RETRIES:
-                        yield crash_row(key)
-                    else:
-                        pending.append(key)
+                    crashed = queue.worker_died(key)
+                    if crashed is not None:
+                        yield crashed
                     continue
                 if kind == "row":
                     key, slot.key = slot.key, None
@@ -162,18 +160,3 @@ def _act(policy: Policy, waiting: list[WorkerSlot]) -> None:
 def _call(policy: Policy, waiting: list[WorkerSlot]) -> np.ndarray:
     batch = batch_observations([slot.observation for slot in waiting], policy.spec.observation_keys)
     return call_policy(policy, batch, [slot.index for slot in waiting])
-
-
-def _next_key(pending: list[EpisodeKey], task: tuple[str, int] | None) -> EpisodeKey:
-    """The next key of the worker's loaded task if any is left, else the next key in order."""
-    if task is not None:
-        for index in range(len(pending) - 1, -1, -1):
-            if (pending[index].suite, pending[index].task_id) == task:
-                return pending.pop(index)
-    return pending.pop()
-
-
-def crash_row(key: EpisodeKey) -> dict[str, Any]:
-    """The row of an episode whose worker process died twice running it."""
-    error = "WorkerCrashed: the worker process died during this episode"
-    return {"key": key, **outcome_row(None, error, 0.0, "worker_crash"), "video": None}

@@ -1,14 +1,15 @@
 """`--executor ray`: the same episodes, rows, resume and error handling as the local executor,
 on a Ray cluster.
 
-Each Ray actor is a persistent worker: it runs `init_worker` once, keeps one simulator per
-task and, unlike a local worker, its own copy of the policy, and runs one whole episode per
-call (`run_key`); an actor may live on another node, where a round trip per step would cost
-more than the batching saves. The driver keeps at most one episode in flight per actor and sends an actor the
-next key of the task it already has loaded when there is one, so simulators are reset, not
-rebuilt. Rows come back to the driver, which alone writes `episodes.parquet`; an actor that dies
-(a simulator segfault, a lost node) has its episode retried once on a fresh actor and then
-recorded as `WorkerCrashed`, as locally.
+Each Ray actor is a `worker.Worker`, the class a local worker process runs: it keeps one
+simulator per task and, unlike a local worker, its own copy of the policy, and runs one whole
+episode per call (`Worker.run`); an actor may live on another node, where a round trip per step
+would cost more than the batching saves. The driver keeps at most one episode in flight per
+actor and schedules with the local executor's `scheduler.EpisodeQueue`: an actor gets the next
+key of the task it already has loaded when there is one, so simulators are reset, not rebuilt.
+Rows come back to the driver, which alone writes `episodes.parquet`; an actor that dies (a
+simulator segfault, a lost node) is replaced, and its episode retried once and then recorded as
+`WorkerCrashed`, as locally.
 
 Without `--address` a local Ray instance is started with `--workers` CPUs; with an address the
 driver joins that cluster. Videos and error logs are written by the actors under the run folder,
@@ -21,19 +22,9 @@ import os
 from typing import Any
 
 from agra_bench.errors import UsageError
-from agra_bench.local_executor import MAX_CRASH_RETRIES, _next_key, crash_row
 from agra_bench.plan import EpisodeKey
-from agra_bench.worker import WorkerSettings, init_worker, run_key
-
-
-class EpisodeWorker:
-    """The body of a Ray actor (wrapped with ray.remote at run time)."""
-
-    def __init__(self, settings: WorkerSettings, workers: int) -> None:
-        init_worker(settings, workers)
-
-    def run(self, key: EpisodeKey, record_video: bool) -> dict[str, Any]:
-        return run_key(key, record_video)
+from agra_bench.scheduler import EpisodeQueue
+from agra_bench.worker import Worker, WorkerSettings
 
 
 def _start_ray(address: str | None, workers: int):
@@ -63,18 +54,17 @@ def execute_ray(
 ):
     """Yield finished rows (key under 'key'), like the local executor's `_execute`."""
     ray = _start_ray(address, workers)
-    actor_class = ray.remote(num_cpus=1, max_restarts=0)(EpisodeWorker)
-    pending = list(reversed(todo))
-    crashes: dict[str, int] = {}
-    actors = [actor_class.remote(settings, workers) for _ in range(max(1, min(workers, len(todo))))]
+    actor_class = ray.remote(num_cpus=1, max_restarts=0)(Worker)
+    queue = EpisodeQueue(todo)
+    actors = [actor_class.remote(settings, workers, i) for i in range(max(1, min(workers, len(todo))))]
     loaded: dict[Any, tuple[str, int] | None] = dict.fromkeys(actors)
     in_flight: dict[Any, tuple[Any, EpisodeKey]] = {}
     try:
-        while pending or in_flight:
+        while queue or in_flight:
             for actor in [a for a in actors if a not in {v[0] for v in in_flight.values()}]:
-                if not pending:
+                if not queue:
                     break
-                key = _next_key(pending, loaded[actor])
+                key = queue.next_for(loaded[actor])
                 loaded[actor] = (key.suite, key.task_id)
                 in_flight[actor.run.remote(key, key.episode < video)] = (actor, key)
             done, _ = ray.wait(list(in_flight), num_returns=1)
@@ -83,15 +73,13 @@ def execute_ray(
                 try:
                     row = ray.get(ref)
                 except ray.exceptions.RayActorError:
-                    crashes[key.id] = crashes.get(key.id, 0) + 1
-                    replacement = actor_class.remote(settings, workers)
-                    actors[actors.index(actor)] = replacement
+                    index = actors.index(actor)
+                    actors[index] = actor_class.remote(settings, workers, index)
                     loaded.pop(actor, None)
-                    loaded[replacement] = None
-                    if crashes[key.id] > MAX_CRASH_RETRIES:
-                        yield crash_row(key)
-                    else:
-                        pending.append(key)
+                    loaded[actors[index]] = None
+                    crashed = queue.worker_died(key)
+                    if crashed is not None:
+                        yield crashed
                     continue
                 yield {**row, "key": key}
     finally:

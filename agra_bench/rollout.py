@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,19 +161,6 @@ def run_episode(
         chunk = call_policy(policy, episode.policy_input(policy.spec.observation_keys), [slot])
         episode.apply(chunk[0], policy.spec.execute_horizon)
     return episode.result
-
-
-def timed_row(fn) -> tuple[dict[str, Any], EpisodeResult | None, str | None]:
-    """Run `fn()` and build the row's outcome fields; an exception becomes the row's `error`.
-
-    Returns (row fields, result or None, traceback text or None)."""
-    start = time.perf_counter()
-    result, error, trace, kind = None, None, None, None
-    try:
-        result = fn()
-    except Exception as exc:  # recorded per episode so the run goes on
-        error, trace, kind = error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator")
-    return outcome_row(result, error, time.perf_counter() - start, kind), result, trace
 
 
 def error_text(exc: BaseException) -> str:

@@ -1,9 +1,8 @@
 """Code that runs inside a worker process: one simulator per process.
 
-Two ways to drive it:
-- `serve` (the local executor): the worker holds an episode and answers each chunk of actions
-  with the next observation; the policy lives in the parent, which batches it across workers.
-- `run_key` (the Ray executor): the worker also holds a policy and runs whole episodes.
+`Worker` is the one worker: the local executor's processes run `serve` around it and drive it
+a chunk at a time (the policy lives in the parent, batched across workers); a Ray actor is a
+`Worker` that runs whole episodes with its own policy.
 
 Workers are started with the `spawn` method and build their simulator on first use, because
 an EGL context created in a parent and inherited through fork hangs. A worker keeps the env of
@@ -13,6 +12,7 @@ the task it last ran and reuses it (reset, not reconstruct) while the task and a
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import time
@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agra_bench.envs import make_env
 from agra_bench.envs.base import SimTaskEnv
 from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import EpisodeResult, EpisodeRun, error_text, outcome_row, run_episode, timed_row
+from agra_bench.rollout import EpisodeResult, EpisodeRun, error_text, outcome_row, run_episode
 from agra_bench.video import write_video
 from perturbations.spec import Arm
 from policies.base import Policy
@@ -46,12 +45,9 @@ class WorkerSettings:
     arms: tuple[Arm, ...]
     fps: int
     render_every_step: bool = False  # True: every camera at every step (render on demand off)
-
-
-_settings: WorkerSettings | None = None
-_policy: Policy | None = None
-_env: SimTaskEnv | None = None
-_env_key: tuple | None = None
+    # What builds an env (suite, task_id, **options), by import path: tests run the executors
+    # on a fake env here in milliseconds.
+    env_factory: str = "agra_bench.envs:make_env"
 
 
 def die_with_parent() -> None:
@@ -65,8 +61,9 @@ def die_with_parent() -> None:
         os._exit(0)
 
 
-def init_worker(settings: WorkerSettings, workers: int = 1) -> None:
-    global _settings
+def prepare_process(workers: int = 1) -> None:
+    """Process-wide set-up of a simulator process: die with the parent, one rasteriser thread
+    per worker's share of the cores, headless GL."""
     die_with_parent()
     # Mesa's CPU rasteriser (llvmpipe) starts one thread per core in every process; with
     # several workers that oversubscribes the cores. Measured on 2 cores: two workers at
@@ -74,7 +71,6 @@ def init_worker(settings: WorkerSettings, workers: int = 1) -> None:
     os.environ.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
-    _settings = settings
 
 
 def visible_gpus() -> list[str]:
@@ -97,70 +93,120 @@ def select_render_device(index: int) -> str | None:
     return os.environ["MUJOCO_EGL_DEVICE_ID"]
 
 
-def _get_policy() -> Policy:
-    global _policy
-    if _policy is None:
-        _policy = make_policy(_settings.policy, **_settings.policy_options)
-    return _policy
+class Worker:
+    """One simulator process's state: the env of the task it last ran (reset, not rebuilt, while
+    the task stays), the episode in progress, and, for whole-episode runs, a policy.
 
+    Two ways to drive it, one set of rows:
+    - stepwise (`start`, `act`, `abort`): the local executor's processes run `serve` around a
+      Worker, and the policy lives in the parent, batched across workers;
+    - whole episodes (`run`): a Ray actor *is* a Worker (`ray.remote(Worker)`) with its own
+      policy, since a round trip per step to another node would cost more than batching saves.
+    Both end an episode in `finish`, the one place its outcome fields, error log and video are
+    made."""
 
-def _get_env(key: EpisodeKey) -> SimTaskEnv:
-    """The task's env, reused across episodes and arms: every reset is a hard reset that
-    rebuilds the model from the unmodified scene, so only the perturbation object changes."""
-    global _env, _env_key
-    wanted = (key.suite, key.task_id)
-    if _env_key != wanted:
-        _drop_env()
-        _env = make_env(
-            key.suite,
-            key.task_id,
-            image_size=_settings.image_size,
-            render_quality=_settings.render_quality,
-            protocol=_settings.protocol,
-            max_steps=_settings.max_steps,
+    def __init__(self, settings: WorkerSettings, workers: int = 1, index: int = 0) -> None:
+        prepare_process(workers)
+        select_render_device(index)
+        self.settings = settings
+        self.make_env = import_object(settings.env_factory)
+        self.env: SimTaskEnv | None = None
+        self.env_task: tuple[str, int] | None = None
+        self.policy: Policy | None = None
+        self.key: EpisodeKey | None = None
+        self.episode: EpisodeRun | None = None
+        self.started = 0.0
+
+    def env_for(self, key: EpisodeKey) -> SimTaskEnv:
+        """The task's env, reused across episodes and arms: every reset is a hard reset that
+        rebuilds the model from the unedited scene, so only the perturbation changes."""
+        if self.env_task != (key.suite, key.task_id):
+            self.drop_env()
+            s = self.settings
+            self.env = self.make_env(
+                key.suite,
+                key.task_id,
+                image_size=s.image_size,
+                render_quality=s.render_quality,
+                protocol=s.protocol,
+                max_steps=s.max_steps,
+            )
+            self.env_task = (key.suite, key.task_id)
+        if self.env.perturbation_name != key.perturbation:
+            arm = next(a for a in self.settings.arms if a.name == key.perturbation)
+            self.env.perturbation, self.env.perturbation_name = arm.build(), arm.name
+        return self.env
+
+    def drop_env(self) -> None:
+        if self.env is not None:
+            with contextlib.suppress(Exception):  # a broken simulator must not stop the next episode
+                self.env.close()
+        self.env, self.env_task = None, None
+
+    def run(self, key: EpisodeKey, record_video: bool) -> dict[str, Any]:
+        """One whole episode with this worker's own policy; its row fields (never raises for an
+        episode's own failure)."""
+        if self.policy is None:
+            self.policy = make_policy(self.settings.policy, **self.settings.policy_options)
+        self.key, self.started = key, time.perf_counter()
+        every = self.settings.render_every_step
+        try:
+            result = run_episode(self.env_for(key), self.policy, key, record_video, every=every)
+        except Exception as exc:  # recorded per episode so the run goes on
+            return self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator"))
+        return self.finish(result)
+
+    def start(self, key: EpisodeKey, record_video: bool, policy_keys: tuple[str, ...]) -> tuple[str, Any]:
+        """Reset for `key`: ("obs", the policy's observation) or ("row", row) if it is already over."""
+        self.key, self.started, self.episode = key, time.perf_counter(), None
+        self.episode = EpisodeRun(
+            self.env_for(key), key, record_video, None if self.settings.render_every_step else policy_keys
         )
-        _env_key = wanted
-    if _env.perturbation_name != key.perturbation:
-        arm = next(a for a in _settings.arms if a.name == key.perturbation)
-        _env.perturbation = arm.build()
-        _env.perturbation_name = key.perturbation
-    return _env
+        return self._answer(policy_keys)
 
+    def act(self, chunk, execute_horizon: int, policy_keys: tuple[str, ...]) -> tuple[str, Any]:
+        """Execute one chunk: ("obs", next observation) or ("row", row) when the episode ends."""
+        self.episode.apply(chunk, execute_horizon)
+        return self._answer(policy_keys)
 
-def _drop_env() -> None:
-    global _env, _env_key
-    if _env is not None:
-        with contextlib.suppress(Exception):  # a broken simulator must not stop the next episode
-            _env.close()
-    _env, _env_key = None, None
+    def abort(self, error: str, trace: str, error_type: str) -> dict[str, Any]:
+        """The policy failed for this episode: its row, with the simulator kept (it is fine)."""
+        return self.finish(None, error, trace, error_type, drop_env=False)
 
+    def _answer(self, policy_keys: tuple[str, ...]) -> tuple[str, Any]:
+        if self.episode.done:
+            return "row", self.finish(self.episode.result)
+        return "obs", self.episode.observation(policy_keys)
 
-def run_key(key: EpisodeKey, record_video: bool) -> dict[str, Any]:
-    """Run one episode and return its row fields (never raises for an episode's own failure)."""
-    assert _settings is not None, "init_worker was not called"
-    every = _settings.render_every_step
-    row, result, trace = timed_row(
-        lambda: run_episode(_get_env(key), _get_policy(), key, record_video, every=every)
-    )
-    row["video"] = None
-    if trace is not None:
-        _log_error(key, trace)
-        _drop_env()  # the simulator may be in a bad state
-    elif record_video and result is not None:
-        videos = Path(_settings.run_dir) / "videos"
-        path = write_video(videos, key, result.frames, result.success, _settings.fps)
-        row["video"] = str(path.relative_to(_settings.run_dir))
-    return row
+    def finish(
+        self,
+        result: EpisodeResult | None,
+        error: str | None = None,
+        trace: str | None = None,
+        error_type: str | None = None,
+        drop_env: bool = True,
+    ) -> dict[str, Any]:
+        """The episode's outcome fields (`rollout.outcome_row`), its video and its error log."""
+        row = outcome_row(result, error, time.perf_counter() - self.started, error_type)
+        row["video"] = None
+        run_dir = Path(self.settings.run_dir)
+        if trace is not None:
+            log = run_dir / "logs" / f"episode-{self.key.id}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"{self.key}\n\n{trace}")
+            if drop_env:
+                self.drop_env()  # the simulator may be in a bad state
+        elif result is not None and result.frames:
+            path = write_video(run_dir / "videos", self.key, result.frames, result.success, self.settings.fps)
+            row["video"] = str(path.relative_to(run_dir))
+        return row
 
-
-def _log_error(key: EpisodeKey, trace: str) -> None:
-    log = Path(_settings.run_dir) / "logs" / f"episode-{key.id}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"{key}\n\n{trace}")
+    def close(self) -> None:
+        self.drop_env()
 
 
 def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[str, ...]) -> None:
-    """The local executor's worker loop. Messages from the parent, and the answer to each:
+    """The local executor's worker loop around one `Worker`. Messages, and the answer to each:
 
         ("start", key, record_video)     -> ("obs", obs) or ("row", row) if already over
         ("act", chunk (Ta, 7), horizon)  -> ("obs", obs) or ("row", row) when it ends
@@ -170,57 +216,30 @@ def serve(conn, settings: WorkerSettings, workers: int, index: int, keys: tuple[
     `obs` holds one env's observation, only the `keys` the policy asked for. An exception in the
     simulator ends the episode with its error in the row; the worker then serves the next one.
     """
-    init_worker(settings, workers)
-    select_render_device(index)
-    key, episode, start = None, None, 0.0
+    worker = Worker(settings, workers, index)
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):  # the parent is gone
             return
-        if message[0] == "close":
-            _drop_env()
+        kind, args = message[0], message[1:]
+        if kind == "close":
+            worker.close()
             return
         try:
-            if message[0] == "start":
-                _, key, record_video = message
-                start, episode = time.perf_counter(), None
-                episode = EpisodeRun(
-                    _get_env(key), key, record_video, None if settings.render_every_step else keys
-                )
-            elif message[0] == "act":
-                episode.apply(message[1], message[2])
+            if kind == "start":
+                answer = worker.start(*args, keys)
+            elif kind == "act":
+                answer = worker.act(*args, keys)
             else:  # "abort"
-                _, error, trace, kind = message
-                conn.send(("row", _finish(key, None, start, error, trace, kind, drop_env=False)))
-                continue
+                answer = ("row", worker.abort(*args))
         except Exception as exc:  # the simulator failed: record it, rebuild the env next time
             kind = error_type_of(exc, "simulator")
-            conn.send(("row", _finish(key, None, start, error_text(exc), traceback.format_exc(), kind)))
-            continue
-        if episode.done:
-            conn.send(("row", _finish(key, episode.result, start, None, None)))
-        else:
-            conn.send(("obs", episode.observation(keys)))
+            answer = ("row", worker.finish(None, error_text(exc), traceback.format_exc(), kind))
+        conn.send(answer)
 
 
-def _finish(
-    key: EpisodeKey,
-    result: EpisodeResult | None,
-    start: float,
-    error: str | None,
-    trace: str | None,
-    error_type: str | None = None,
-    drop_env: bool = True,
-) -> dict[str, Any]:
-    row = outcome_row(result, error, time.perf_counter() - start, error_type)
-    row["video"] = None
-    if trace is not None:
-        _log_error(key, trace)
-        if drop_env:
-            _drop_env()  # the simulator may be in a bad state
-    elif result is not None and result.frames:
-        videos = Path(_settings.run_dir) / "videos"
-        path = write_video(videos, key, result.frames, result.success, _settings.fps)
-        row["video"] = str(path.relative_to(_settings.run_dir))
-    return row
+def import_object(path: str) -> Any:
+    """`package.module:name` -> the object (the env factory is named, not pickled)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
