@@ -13,7 +13,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from agra_bench.envs import make_env
-from perturbations.base import NoPerturbation
 from perturbations.spec import parse_spec
 
 SEVERITIES = (1, 3, 5)
@@ -33,13 +32,13 @@ def render_gallery(
     families = [arm.name for arm in parse_spec(spec, 3, split) if arm.name != "none"]
     env = make_env(suite, task_id, image_size=image_size)
     try:
-        env.perturbation = NoPerturbation()
+        env.set_arm(None)
         clean, _ = env.reset(seed=seed, options={"init_state_id": init_state_id})
         rows, meta = [], []
         for family in families:
             tiles = [(clean["agentview_rgb"], "clean")]
             for severity in SEVERITIES:
-                env.perturbation = parse_spec(family, severity, split)[0].build()
+                env.set_arm(parse_spec(family, severity, split)[0])
                 obs, info = env.reset(seed=seed, options={"init_state_id": init_state_id})
                 tiles.append((obs["agentview_rgb"], f"{family} s{severity}"))
                 meta.append(

@@ -133,8 +133,7 @@ class Worker:
             )
             self.env_task = (key.suite, key.task_id)
         if self.env.perturbation_name != key.perturbation:
-            arm = next(a for a in self.settings.arms if a.name == key.perturbation)
-            self.env.perturbation, self.env.perturbation_name = arm.build(), arm.name
+            self.env.set_arm(next(a for a in self.settings.arms if a.name == key.perturbation))
         return self.env
 
     def drop_env(self) -> None:

@@ -22,11 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agra_bench.envs import make_env  # noqa: E402
 from perturbations import families, parse_spec  # noqa: E402
-from perturbations.base import NoPerturbation  # noqa: E402
 
 
-def timed_reset(env, perturbation, seed: int) -> float:
-    env.perturbation = perturbation
+def timed_reset(env, arm, seed: int) -> float:
+    env.set_arm(arm)
     start = time.perf_counter()
     env.reset(seed=seed, options={"init_state_id": seed % 50})
     return 1000 * (time.perf_counter() - start)
@@ -43,14 +42,14 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
     env = make_env(args.suite, args.task, image_size=args.image_size)
-    timed_reset(env, NoPerturbation(), 0)  # build the simulator outside the measurement
+    timed_reset(env, None, 0)  # build the simulator outside the measurement
     names = [f for f in families() if f != "none"]
     clean: list[float] = []
     cost: dict[str, list[float]] = {name: [] for name in names}
     for seed in range(args.resets):
         for name in names:
-            clean.append(timed_reset(env, NoPerturbation(), seed))
-            cost[name].append(timed_reset(env, parse_spec(name, args.severity)[0].build(), seed))
+            clean.append(timed_reset(env, None, seed))
+            cost[name].append(timed_reset(env, parse_spec(name, args.severity)[0], seed))
     env.close()
     base = statistics.median(clean)
     print(

@@ -43,7 +43,7 @@ def main() -> None:
     samples = []
     for reset in range(args.resets):
         arm = arms[reset % len(arms)]
-        env.perturbation, env.perturbation_name = arm.build(), arm.name
+        env.set_arm(arm)
         env.reset(seed=reset, options={"init_state_id": reset % env.task.num_init_states})
         for _ in range(args.steps):
             env.step(env.action_space.sample() * 0)

@@ -10,7 +10,6 @@ import pytest
 
 from agra_bench.envs import make_env
 from perturbations import parse_spec
-from perturbations.base import NoPerturbation
 from perturbations.scene import relevant_pixels, segmentation
 from tests.conftest import PERTURBATION_FAMILIES, run_episodes
 
@@ -29,12 +28,12 @@ def env():
 
 
 def reset(env, spec: str, seed: int, severity: int = 5, split: str = "id"):
-    env.perturbation = parse_spec(spec, severity, split)[0].build()
+    env.set_arm(parse_spec(spec, severity, split)[0])
     return env.reset(seed=seed, options={"init_state_id": 0})
 
 
 def test_relevance_is_instruction_aware(env):
-    env.perturbation = NoPerturbation()
+    env.set_arm(None)
     env.reset(seed=0, options={"init_state_id": 0})
     assert env.task_relevant_objects() == {
         "akita_black_bowl_1",
@@ -47,7 +46,7 @@ def test_relevance_is_instruction_aware(env):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_same_key_same_images_and_values_other_seed_other_values(env, family):
-    env.perturbation = NoPerturbation()
+    env.set_arm(None)
     clean, _ = env.reset(seed=1, options={"init_state_id": 0})
     first, info_first = reset(env, family, seed=1)
     second, info_second = reset(env, family, seed=1)
@@ -64,7 +63,7 @@ def test_same_key_same_images_and_values_other_seed_other_values(env, family):
     _, info_other = reset(env, family, seed=2)
     assert info_other["perturb_params"] != info_first["perturb_params"]
     # restore: the control arm after a perturbed episode is the clean scene again
-    env.perturbation = NoPerturbation()
+    env.set_arm(None)
     restored, _ = env.reset(seed=1, options={"init_state_id": 0})
     assert np.array_equal(restored["agentview_rgb"], clean["agentview_rgb"])
 
@@ -72,7 +71,7 @@ def test_same_key_same_images_and_values_other_seed_other_values(env, family):
 @pytest.mark.parametrize("family", ["texture", "object_color", "background"])
 @pytest.mark.parametrize("split", ["id", "ood"])
 def test_texture_and_colour_families_leave_task_objects_pixels_unchanged(env, family, split):
-    env.perturbation = NoPerturbation()
+    env.set_arm(None)
     clean, _ = env.reset(seed=3, options={"init_state_id": 0})
     mask = relevant_pixels(env)
     assert mask.sum() > 50  # the task's objects are in view
@@ -84,10 +83,10 @@ def test_texture_and_colour_families_leave_task_objects_pixels_unchanged(env, fa
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_distractors_never_occlude_task_objects_at_reset(env, seed):
-    env.perturbation = NoPerturbation()
+    env.set_arm(None)
     env.reset(seed=seed, options={"init_state_id": seed})
     mask = relevant_pixels(env)
-    env.perturbation = parse_spec("distractor", 5)[0].build()
+    env.set_arm(parse_spec("distractor", 5)[0])
     _, info = env.reset(seed=seed, options={"init_state_id": seed})
     placed = [d for d in info["perturb_params"]["distractors"] if d["placed"]]
     assert len(placed) >= 3
@@ -117,8 +116,10 @@ def test_run_with_every_family_and_a_combination(tmp_path):
         "--policy noop --suite robosuite_lift --episodes 1 --max-steps 2"
         " --perturb none,lighting+camera:severity=4 --image-size 32",
     ).set_index("perturbation")
-    assert set(rows.index) == {"none", "lighting+camera:severity=4"}
-    params = json.loads(rows.loc["lighting+camera:severity=4", "perturb_params"])
+    # canonical: named against the arm's severity (its highest part's, 4)
+    combo = "lighting:severity=3+camera"
+    assert set(rows.index) == {"none", combo}
+    params = json.loads(rows.loc[combo, "perturb_params"])
     assert set(params) == {"lighting", "camera"} and rows["error"].isna().all()
-    assert rows.loc["lighting+camera:severity=4", "severity"] == 4
+    assert rows.loc[combo, "severity"] == 4
     assert rows.loc["none", "severity"] == 0

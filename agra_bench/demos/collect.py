@@ -64,7 +64,7 @@ def _build_env(job: CollectJob, render: bool):
     if len(arms) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
     env = make_env(job.suite, job.task_id, image_size=job.image_size, render_images=render)
-    env.perturbation, env.perturbation_name = arms[0].build(), arms[0].name
+    env.set_arm(arms[0])
     return env
 
 

@@ -147,7 +147,7 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     for task_id in job.task_ids:
         env = make_env(job.suite, task_id, image_size=job.image_size, max_steps=job.max_steps)
         for arm in arms:
-            env.perturbation, env.perturbation_name = arm.build(), arm.name
+            env.set_arm(arm)
             for episode in range(job.episodes):
                 seed = episode_seed(job.seed, task_id, episode)
                 obs, _ = env.reset(seed=seed, options={"init_state_id": episode % env.task.num_init_states})

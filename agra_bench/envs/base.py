@@ -26,7 +26,7 @@ import contextlib
 import string
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -38,6 +38,9 @@ from agra_bench.envs.rendering import apply_render_quality, get_render_quality, 
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import get_task
 from perturbations.base import NoPerturbation, Perturbation
+
+if TYPE_CHECKING:
+    from perturbations.spec import Arm
 
 IMAGE_CONVENTION = "rot180: robosuite's bottom-up render rotated 180 degrees (img[::-1, ::-1])"
 CAMERAS = {"agentview_rgb": "agentview", "wrist_rgb": "robot0_eye_in_hand"}
@@ -117,6 +120,14 @@ class SimTaskEnv(gym.Env, ABC):
         self._last_raw: dict[str, Any] = {}
         self.steps = 0
         self.init_state_id = 0
+
+    def set_arm(self, arm: Arm | None) -> None:
+        """The perturbation arm applied from the next reset on (None: the control arm). The one
+        way callers choose an arm, so that the perturbation and its recorded name never differ."""
+        if arm is None:
+            self.perturbation, self.perturbation_name = NoPerturbation(), "none"
+        else:
+            self.perturbation, self.perturbation_name = arm.build(), arm.name
 
     # --- backend hooks -------------------------------------------------------------------
     @abstractmethod

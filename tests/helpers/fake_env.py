@@ -57,6 +57,9 @@ class FakeTaskEnv:
         truncated = not success and self.steps >= self.max_steps
         return self._obs(), float(success), success, truncated, {"success": success}
 
+    def set_arm(self, arm) -> None:
+        self.perturbation, self.perturbation_name = (None, "none") if arm is None else (arm.build(), arm.name)
+
     def set_render_keys(self, keys) -> None:
         pass
 
