@@ -187,11 +187,16 @@ def report(
     errors_as_failures: Annotated[
         bool, typer.Option(help="count episodes that ended in an error as failures [left out]")
     ] = False,
+    compare: Annotated[
+        list[str] | None, typer.Option(help="policies compared head to head, A:B (repeat) [agra:wam]")
+    ] = None,
 ) -> None:
     """Merge runs into DIR/report/: Wilson intervals, paired deltas, plots, HTML, leaderboard.csv."""
     from agra_bench.report import build_report
+    from agra_bench.report.tables import DEFAULT_COMPARISONS, parse_comparisons
 
-    result = build_report(dirs, out, errors_as_failures)
+    pairs = parse_comparisons(compare) if compare else DEFAULT_COMPARISONS
+    result = build_report(dirs, out, errors_as_failures, pairs)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     table = Table(

@@ -167,6 +167,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("diagnose", "--layer"): [("9", "0-3")],
     ("report", "dirs"): [(MISSING, "folder"), (A_FILE, "episodes.parquet")],
     ("report", "--out"): [(A_FILE, "writable folder")],
+    ("report", "--compare"): [("agra", "POLICY:POLICY"), ("wam:wam", "POLICY:POLICY")],
     ("serve", "--policy"): [("randm", "did you mean 'random'")],
     ("serve", "--checkpoint"): [(MISSING, "checkpoint folder"), (A_FILE, "checkpoint folder")],
     ("serve", "--host"): [("not a host", "IP address or host name")],

@@ -170,4 +170,4 @@ def test_diagnose_runs_on_a_trained_checkpoint_and_joins_the_report(tmp_path, co
         "--out",
         str(tmp_path / "x"),
     )
-    assert wrong.returncode == 2 and "exposes no attention maps" in wrong.stderr
+    assert wrong.returncode == 2 and "exposes no model inputs to diagnose" in wrong.stderr

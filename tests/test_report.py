@@ -98,6 +98,10 @@ def test_report_pairs_against_the_control_arm_and_between_policies(tmp_path):
     ):
         assert (tmp_path / "report" / name).stat().st_size > 0
     assert len(report.figures) >= 2 and all(f.path.read_bytes()[:4] == b"\x89PNG" for f in report.figures)
+    # the head-to-head pairs are configurable (`--compare wam:agra`): the same pairs, sign flipped
+    flipped = build_report([tmp_path], tmp_path / "flipped", comparisons=(("wam", "agra"),)).comparisons
+    row = flipped.set_index("perturbation").loc["lighting"]
+    assert (row.policy, row.versus, row.delta) == ("wam", "agra", pytest.approx(-0.5))
 
 
 def test_unequal_arms_do_not_pair_and_partial_arms_pair_on_the_overlap(tmp_path):

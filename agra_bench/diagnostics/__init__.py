@@ -27,7 +27,7 @@ from agra_bench.diagnostics.attention import (
     slot_maps,
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
-from agra_bench.errors import UsageError, check_choice, check_int
+from agra_bench.errors import UsageError, check_int
 from agra_bench.report.diagnostics import FILE, summarise
 
 
@@ -50,7 +50,7 @@ class DiagnoseJob:
     def __post_init__(self) -> None:
         from agra_bench.config import MAX_IMAGE_SIZE
 
-        check_choice("policy", self.policy, ("wam", "agra"))
+        diagnosable_policy(self.policy)
         check_int("episodes", self.episodes, 1)
         check_int("seed", self.seed, 0)
         check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
@@ -67,14 +67,23 @@ def goal_region(env) -> np.ndarray:
     return np.isin(seg, [labels.index(o) for o in objects])
 
 
-def _policy(job: DiagnoseJob):
+def diagnosable_policy(name: str):
+    """The factory of a policy `diagnose` can read. The interface it must offer (`wam` and
+    `agra` do): `act_with_inputs(obs, slots) -> (actions, policies.wam.policy.ModelInputs)`,
+    and `model` (a `WorldActionModel`), `config` and `levels` attributes."""
     from policies.registry import resolve_policy_name
-    from policies.wam.policy import WAMPolicy
 
-    factory = resolve_policy_name(job.policy)
-    if not (isinstance(factory, type) and issubclass(factory, WAMPolicy)):
-        raise UsageError(f"policy '{job.policy}' exposes no attention maps; diagnose works with wam and agra")
-    return factory(checkpoint=job.checkpoint)
+    factory = resolve_policy_name(name)
+    if not callable(getattr(factory, "act_with_inputs", None)):
+        raise UsageError(
+            f"bad --policy '{name}': it exposes no model inputs to diagnose; "
+            "valid: wam, agra, or a policy class with act_with_inputs"
+        )
+    return factory
+
+
+def _policy(job: DiagnoseJob):
+    return diagnosable_policy(job.policy)(checkpoint=job.checkpoint)
 
 
 def diagnose_call(
@@ -85,7 +94,8 @@ def diagnose_call(
     grid = config.image_size // config.patch_size
     batch = {k: (v[None] if k != "instruction" else [v]) for k, v in obs.items()}
     with record_cross_attention(model) as store:
-        chunk = policy.act(batch, [0])[0]
+        chunks, inputs = policy.act_with_inputs(batch, [0])
+    chunk = chunks[0]
     maps = slot_maps(store, model.slots, grid)[0].numpy()
     slot = config.context_frames - 1  # the current agentview frame
     on_grid = region_on_grid(region, grid)
@@ -95,17 +105,14 @@ def diagnose_call(
         "attn_in_region": attention_in_region(maps[slot], on_grid),
         "centroid_error": centroid_error(maps[slot], on_grid),
     }
-    inputs = policy.last_inputs
-    b = inputs["context"].shape[0]
+    b = inputs.context.shape[0]
     tokens = model.video_tokens(
-        inputs["context"], inputs["noise_future"], torch.ones(b), inputs["text"], inputs["proprio"]
+        inputs.context, inputs.noise_future, torch.ones(b), inputs.text, inputs.proprio
     )
     from policies.wam.policy import denoise_actions
 
     def actions_for(hidden):
-        return denoise_actions(
-            model, hidden, inputs["action_noise"], inputs["text"], inputs["proprio"], policy.levels
-        )
+        return denoise_actions(model, hidden, inputs.action_noise, inputs.text, inputs.proprio, policy.levels)
 
     with torch.no_grad():
         clean = actions_for(model.run_video(tokens))

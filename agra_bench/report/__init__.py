@@ -20,6 +20,7 @@ from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.load import load_runs
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.tables import (
+    DEFAULT_COMPARISONS,
     add_control_deltas,
     arm_summary,
     leaderboard,
@@ -42,8 +43,14 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def build_report(dirs: list[Path], out: Path | None = None, errors_as_failures: bool = False) -> Report:
-    """Build DIR/report/ (or `out`) from every run below `dirs`."""
+def build_report(
+    dirs: list[Path],
+    out: Path | None = None,
+    errors_as_failures: bool = False,
+    comparisons: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS,
+) -> Report:
+    """Build DIR/report/ (or `out`) from every run below `dirs`; `comparisons`: the policy
+    pairs compared head to head (first minus second)."""
     dirs = [Path(d) for d in dirs]
     out = Path(out) if out is not None else (dirs[0] if dirs[0].is_dir() else dirs[0].parent) / "report"
     loaded = load_runs(dirs, errors_as_failures)
@@ -53,7 +60,7 @@ def build_report(dirs: list[Path], out: Path | None = None, errors_as_failures: 
 
     arms = add_control_deltas(arm_summary(episodes), episodes)
     tasks = task_summary(episodes)
-    comparisons = policy_comparisons(episodes)
+    comparisons = policy_comparisons(episodes, comparisons)
     board = leaderboard(arms)
     integrity = integrity_table(episodes)
     notes += integrity_notes(integrity)

@@ -14,14 +14,27 @@ from __future__ import annotations
 
 import pandas as pd
 
+from agra_bench.errors import UsageError
 from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
 from agra_bench.report.stats import NO_PAIRS, paired_delta, wilson_interval
 
 SETTING = REPORT_SETTING
 ARM = REPORT_ARM
 CONTROL = "none"
-#: Policy pairs compared head to head when both are present (first minus second).
+#: Policy pairs compared head to head when both are present (first minus second);
+#: `agra-bench report --compare A:B` chooses others.
 DEFAULT_COMPARISONS = (("agra", "wam"),)
+
+
+def parse_comparisons(specs: list[str]) -> tuple[tuple[str, str], ...]:
+    """['agra:wam', ...] -> (('agra', 'wam'), ...); UsageError for anything else."""
+    pairs = []
+    for spec in specs:
+        first, sep, second = spec.partition(":")
+        if not sep or not first or not second or first == second:
+            raise UsageError(f"bad --compare '{spec}'; valid: POLICY:POLICY, e.g. agra:wam")
+        pairs.append((first, second))
+    return tuple(pairs)
 
 
 def family_of(perturbation: str) -> str:
@@ -101,7 +114,7 @@ def policy_comparisons(
 ) -> pd.DataFrame:
     """Head-to-head paired deltas (first policy minus second) on identical episode keys."""
     valid = episodes[episodes["scored"]]
-    condition = ["suite", "protocol", "max_steps", "perturbation", "severity", "split"]
+    condition = [c for c in ARM if c != "policy_label"]
     rows = []
     for first, second in pairs:
         a_all, b_all = valid[valid["policy"] == first], valid[valid["policy"] == second]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,18 @@ from policies.wam.text import TextEncoder
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What one `act` call fed the model, in model space (B first): enough to rerun its video
+    pass and its action denoising exactly."""
+
+    context: torch.Tensor  # (B, To [+1 wrist], 3, H, W) in [-1, 1]
+    noise_future: torch.Tensor  # (B, K, 3, H, W): the future frames' noise (video level 1)
+    text: torch.Tensor  # (B, 384)
+    proprio: torch.Tensor  # (B, 8), normalised
+    action_noise: torch.Tensor  # (B, Ta, 7): the initial action noise
 
 
 class WAMPolicy(Policy):
@@ -84,8 +97,13 @@ class WAMPolicy(Policy):
         self._history[slot] = deque(maxlen=self.config.context_frames)
         self._generators[slot] = torch.Generator().manual_seed(int(seed))
 
-    @torch.no_grad()
     def act(self, obs: dict, slots: Sequence[int]) -> np.ndarray:
+        return self.act_with_inputs(obs, slots)[0]
+
+    @torch.no_grad()
+    def act_with_inputs(self, obs: dict, slots: Sequence[int]) -> tuple[np.ndarray, ModelInputs]:
+        """`act`, and the model inputs it built (the diagnostics interface: `agra-bench
+        diagnose` replays the video pass from them with interventions)."""
         c, device = self.config, self.device
         frames = (
             torch.from_numpy(np.ascontiguousarray(obs["agentview_rgb"])).permute(0, 3, 1, 2).float() / 255
@@ -120,15 +138,9 @@ class WAMPolicy(Policy):
                 self.model.video_tokens(context, noise_future, torch.ones(b, device=device), text, proprio)
             )
             actions = denoise_actions(self.model, hidden, actions, text, proprio, self.levels)
-        self.last_inputs = {
-            "context": context,
-            "noise_future": noise_future,
-            "text": text,
-            "proprio": proprio,
-            "action_noise": initial_noise,
-        }
+        inputs = ModelInputs(context, noise_future, text, proprio, initial_noise)
         actions = denormalize(actions.clamp(-1, 1), c.action_center, c.action_scale)
-        return actions.clamp(-1, 1).cpu().numpy().astype(np.float32)
+        return actions.clamp(-1, 1).cpu().numpy().astype(np.float32), inputs
 
     def describe(self) -> dict:
         return {
