@@ -120,7 +120,8 @@ def perturb_preview(
     seed: int = 0,
 ) -> None:
     """Contact sheet: the clean frame and each family at severities 1, 3 and 5, labelled."""
-    from agra_bench.config import MAX_IMAGE_SIZE, check_writable_file
+    from agra_bench.config import check_writable_file
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.errors import check_int
     from agra_bench.preview import render_gallery
     from agra_bench.suites import get_task
@@ -128,7 +129,7 @@ def perturb_preview(
 
     get_task(suite, task)
     parse_spec(perturb, 3, split, suite)
-    check_int("image-size", image_size, 8, MAX_IMAGE_SIZE)
+    EnvSettings(image_size=image_size)  # validates
     check_int("init-state", init_state, 0)
     check_int("seed", seed, 0)
     check_writable_file(out)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agra_bench.envs.rendering import get_render_quality
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_exists, check_int, unknown
 from agra_bench.identity import CONDITION
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
@@ -24,7 +25,6 @@ from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
 
 EXECUTORS = ("local", "ray")
-MAX_IMAGE_SIZE = 1024  # a sanity bound: policies read 64-512 px frames; more only exhausts memory
 
 
 @dataclass
@@ -71,7 +71,7 @@ class RunConfig:
             ("max-steps", self.max_steps, 1),
         ):
             check_int(name, value, low)
-        check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
+        self.env_settings()  # validates image size, render quality, protocol and cap
         if self.executor not in EXECUTORS:
             raise unknown("executor", self.executor, EXECUTORS)
         if self.address is not None and self.executor != "ray":
@@ -82,6 +82,10 @@ class RunConfig:
         self.task_ids = parse_task_ids(self.suite, self.tasks)
         self.arms = parse_spec(self.perturb, self.severity, self.split, self.suite)
         check_writable(self.out)
+
+    def env_settings(self) -> EnvSettings:
+        """How this run's envs are built."""
+        return EnvSettings(self.image_size, self.render_quality, self.protocol, self.step_cap())
 
     def step_cap(self) -> int:
         if self.max_steps is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from agra_bench.envs import make_env
+from agra_bench.envs.settings import EnvSettings
 from perturbations.spec import parse_spec
 
 SEVERITIES = (1, 3, 5)
@@ -30,7 +30,7 @@ def render_gallery(
 ) -> list[dict]:
     """Write a PNG grid (rows: families; columns: clean, severities 1/3/5); return tile metadata."""
     families = [arm.name for arm in parse_spec(spec, 3, split) if arm.name != "none"]
-    env = make_env(suite, task_id, image_size=image_size)
+    env = EnvSettings(image_size=image_size).make(suite, task_id)
     try:
         env.set_arm(None)
         clean, _ = env.reset(seed=seed, options={"init_state_id": init_state_id})

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agra_bench.envs.base import SimTaskEnv
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import error_type_of
 from agra_bench.plan import EpisodeKey
 from agra_bench.rollout import EpisodeResult, EpisodeRun, error_text, outcome_row, run_episode
@@ -38,10 +39,7 @@ class WorkerSettings:
     run_dir: str
     policy: str
     policy_options: dict[str, Any]
-    image_size: int
-    render_quality: str
-    protocol: str
-    max_steps: int
+    env: EnvSettings  # how every env of the run is built (image size, render quality, protocol, cap)
     arms: tuple[Arm, ...]
     fps: int
     render_every_step: bool = False  # True: every camera at every step (render on demand off)
@@ -122,15 +120,7 @@ class Worker:
         rebuilds the model from the unedited scene, so only the perturbation changes."""
         if self.env_task != (key.suite, key.task_id):
             self.drop_env()
-            s = self.settings
-            self.env = self.make_env(
-                key.suite,
-                key.task_id,
-                image_size=s.image_size,
-                render_quality=s.render_quality,
-                protocol=s.protocol,
-                max_steps=s.max_steps,
-            )
+            self.env = self.make_env(key.suite, key.task_id, **self.settings.env.options())
             self.env_task = (key.suite, key.task_id)
         if self.env.perturbation_name != key.perturbation:
             self.env.set_arm(next(a for a in self.settings.arms if a.name == key.perturbation))

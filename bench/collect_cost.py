@@ -21,12 +21,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> list[float]:
     """Oracle episodes with both cameras rendered at every step (no file written)."""
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.plan import episode_seed
     from policies.base import PRIVILEGED
     from policies.registry import make_policy
 
-    env = make_env(suite, task, image_size=image_size, render_images=True)
+    env = EnvSettings(image_size=image_size).make(suite, task)
     policy = make_policy("scripted")
     times = []
     for episode in range(episodes):

@@ -18,12 +18,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def run_task(suite: str, task_id: int, init_states: list[int]) -> dict:
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.plan import episode_seed
     from policies.base import PRIVILEGED
     from policies.registry import make_policy
 
-    env = make_env(suite, task_id, image_size=32, render_images=False)
+    env = EnvSettings(image_size=32, render_images=False).make(suite, task_id)
     policy = make_policy("scripted")
     outcomes, steps, errors = [], [], []
     start = time.perf_counter()

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("MUJOCO_GL", "egl")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agra_bench.envs import make_env  # noqa: E402
+from agra_bench.envs.settings import EnvSettings  # noqa: E402
 from perturbations import families, parse_spec  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--severity", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
-    env = make_env(args.suite, args.task, image_size=args.image_size)
+    env = EnvSettings(image_size=args.image_size).make(args.suite, args.task)
     timed_reset(env, None, 0)  # build the simulator outside the measurement
     names = [f for f in families() if f != "none"]
     clean: list[float] = []

@@ -33,10 +33,10 @@ def libero_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) 
     import numpy as np
     from libero.libero.envs import OffScreenRenderEnv
 
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.protocol import OPENPI_PROTOCOL
 
-    probe = make_env(suite, task_id)  # only for the BDDL path and init states (no simulator)
+    probe = EnvSettings().make(suite, task_id)  # only for the BDDL path and init states (no simulator)
     rng = np.random.default_rng(0)
     env = OffScreenRenderEnv(bddl_file_name=probe.bddl_path(), camera_heights=size, camera_widths=size)
     for episode in range(episodes):
@@ -51,10 +51,10 @@ def libero_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) 
 def env_loop(suite: str, task_id: int, episodes: int, steps: int, size: int) -> None:
     import numpy as np
 
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
 
     rng = np.random.default_rng(0)
-    env = make_env(suite, task_id, image_size=size, max_steps=steps)
+    env = EnvSettings(image_size=size, max_steps=steps).make(suite, task_id)
     for episode in range(episodes):
         env.reset(seed=episode, options={"init_state_id": episode})
         for _ in range(steps):

@@ -24,7 +24,7 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from perturbations.spec import parse_spec
 
     parser = argparse.ArgumentParser(
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--perturb", default="none,lighting,texture")
     parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
-    env = make_env(args.suite, args.task, image_size=args.image_size)
+    env = EnvSettings(image_size=args.image_size).make(args.suite, args.task)
     arms = parse_spec(args.perturb)
     start_time = time.perf_counter()
     samples = []

@@ -41,10 +41,10 @@ def libero_vector(
     import numpy as np
     from libero.libero.envs import OffScreenRenderEnv, SubprocVectorEnv
 
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.protocol import OPENPI_PROTOCOL
 
-    probe = make_env(suite, task_id)  # BDDL path and init states only (no simulator)
+    probe = EnvSettings().make(suite, task_id)  # BDDL path and init states only (no simulator)
     args = {"bddl_file_name": probe.bddl_path(), "camera_heights": size, "camera_widths": size}
     env = SubprocVectorEnv([lambda: OffScreenRenderEnv(**args) for _ in range(workers)])
     rng = np.random.default_rng(0)
@@ -69,10 +69,10 @@ def libero_vector(
 def physics_worker(suite: str, task_id: int, episodes: list[int], steps: int) -> None:
     import numpy as np
 
-    from agra_bench.envs import make_env
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.plan import episode_seed
 
-    env = make_env(suite, task_id, render_images=False, max_steps=steps)
+    env = EnvSettings(render_images=False, max_steps=steps).make(suite, task_id)
     rng = np.random.default_rng(0)
     for episode in episodes:
         env.reset(seed=episode_seed(0, task_id, episode), options={"init_state_id": episode})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.local_executor import execute_local
 from agra_bench.plan import EpisodeKey, episode_seed
 from agra_bench.worker import WorkerSettings
@@ -29,10 +30,7 @@ def settings(tmp_path, policy: str = POLICY, max_steps: int = 12) -> WorkerSetti
         run_dir=str(tmp_path),
         policy=policy,
         policy_options={},
-        image_size=8,
-        render_quality="tuned",
-        protocol="openpi",
-        max_steps=max_steps,
+        env=EnvSettings(image_size=8, max_steps=max_steps),
         arms=tuple(parse_spec("none")),
         fps=20,
         env_factory="tests.helpers.fake_env:make_fake_env",

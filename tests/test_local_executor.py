@@ -11,6 +11,7 @@ import signal
 import pytest
 
 from agra_bench.config import RunConfig
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.local_executor import execute_local
 from agra_bench.plan import plan_episodes
 from agra_bench.protocol import get_protocol
@@ -29,10 +30,7 @@ def setup(tmp_path, policy=POLICY, episodes=4, max_steps=6, options=None):
         run_dir=str(tmp_path),
         policy=policy,
         policy_options=options or {},
-        image_size=32,
-        render_quality="tuned",
-        protocol="openpi",
-        max_steps=max_steps,
+        env=EnvSettings(image_size=32, max_steps=max_steps),
         arms=tuple(config.arms),
         fps=get_protocol("openpi").control_freq_hz,
     )

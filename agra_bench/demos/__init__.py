@@ -28,14 +28,15 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     """Collect every task of `task_ids`; returns one summary dict per task."""
     from rich.progress import Progress
 
-    from agra_bench.config import MAX_IMAGE_SIZE, check_writable, check_writable_file
+    from agra_bench.config import check_writable, check_writable_file
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec
 
     check_int("episodes", job.episodes, 1)
     check_int("seed", job.seed, 0)
     check_int("workers", workers, 1)
-    check_int("image-size", job.image_size, 8, MAX_IMAGE_SIZE)
+    EnvSettings(image_size=job.image_size)  # validates
     if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several; valid: one arm")
     if job.out.suffix == ".hdf5":

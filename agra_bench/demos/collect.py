@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
 from perturbations.scene import object_segmentation
 
@@ -57,13 +58,12 @@ def task_file(out: Path, task_name: str, n_tasks: int) -> Path:
 
 
 def _build_env(job: CollectJob, render: bool):
-    from agra_bench.envs import make_env
     from perturbations.spec import parse_spec
 
     arms = parse_spec(job.perturb, job.severity, job.split, job.suite)
     if len(arms) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
-    env = make_env(job.suite, job.task_id, image_size=job.image_size, render_images=render)
+    env = EnvSettings(image_size=job.image_size, render_images=render).make(job.suite, job.task_id)
     env.set_arm(arms[0])
     return env
 

@@ -27,6 +27,7 @@ from agra_bench.diagnostics.attention import (
     slot_maps,
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_int
 from agra_bench.report.diagnostics import FILE, summarise
 
@@ -47,14 +48,14 @@ class DiagnoseJob:
     layer: int | None = None  # video layer intervened on; None = the first aligned layer (~1/3 depth)
     overlays: int = 3  # overlay PNGs per episode
 
-    def __post_init__(self) -> None:
-        from agra_bench.config import MAX_IMAGE_SIZE
+    def env_settings(self) -> EnvSettings:
+        return EnvSettings(image_size=self.image_size, max_steps=self.max_steps)
 
+    def __post_init__(self) -> None:
         diagnosable_policy(self.policy)
         check_int("episodes", self.episodes, 1)
         check_int("seed", self.seed, 0)
-        check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
-        check_int("max-steps", self.max_steps, 1)
+        self.env_settings()  # validates image size and step cap
 
 
 def goal_region(env) -> np.ndarray:
@@ -138,7 +139,6 @@ def diagnose_call(
 
 def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     from agra_bench.diagnostics.plots import intervention_bars, save_overlay
-    from agra_bench.envs import make_env
     from agra_bench.plan import episode_seed
     from agra_bench.records import atomic_write_bytes
     from perturbations.spec import parse_spec
@@ -152,7 +152,7 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for task_id in job.task_ids:
-        env = make_env(job.suite, task_id, image_size=job.image_size, max_steps=job.max_steps)
+        env = job.env_settings().make(job.suite, task_id)
         for arm in arms:
             env.set_arm(arm)
             for episode in range(job.episodes):

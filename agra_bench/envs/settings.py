@@ -1,0 +1,47 @@
+"""How an env is built, in one validated object that every builder takes: `agra-bench run` (and
+its workers), `collect`, `diagnose`, `perturb preview` and the benchmarks.
+
+The task (suite, task id) and the perturbation arm are chosen per episode, so they are not here:
+`settings.make(suite, task_id)` builds the env of a task, and `env.set_arm(arm)` chooses the arm.
+A new env option is a field here and the env code that reads it (`envs/base.py`); `run` shows
+it on the command line through `RunConfig.env_settings()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from agra_bench.envs.rendering import get_render_quality
+from agra_bench.errors import check_int
+from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
+
+if TYPE_CHECKING:
+    from agra_bench.envs.base import SimTaskEnv
+
+MAX_IMAGE_SIZE = 1024  # a sanity bound: policies read 64-512 px frames; more only exhausts memory
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    image_size: int = 128  # square frames of both cameras
+    render_quality: str = "tuned"  # standard, tuned or fast (envs/rendering.py)
+    protocol: str = DEFAULT_PROTOCOL  # settle steps and step caps (protocol.py)
+    max_steps: int | None = None  # step cap override [the protocol's cap for the suite]
+    render_images: bool = True  # False: physics only (the oracle, collect's state pass)
+
+    def __post_init__(self) -> None:
+        check_int("image-size", self.image_size, 8, MAX_IMAGE_SIZE)
+        check_int("max-steps", self.max_steps, 1)
+        get_render_quality(self.render_quality)
+        get_protocol(self.protocol)
+
+    def make(self, suite: str, task_id: int) -> SimTaskEnv:
+        """The (lazy) env of one task: its simulator is built at the first reset."""
+        from agra_bench.envs import make_env
+
+        return make_env(suite, task_id, **asdict(self))
+
+    def options(self) -> dict:
+        """These settings as keyword arguments of `make_env` (and of an env factory)."""
+        return asdict(self)
