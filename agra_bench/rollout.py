@@ -1,7 +1,11 @@
-"""One closed-loop episode: reset to the key's init state, query the policy, step to the end.
+"""The one episode loop: reset to the key's init state, query the policy, step to the end.
 
-This module knows the policy only through `policies.base.Policy` (reset/act/spec) and the
-env only through the gymnasium API; it returns the row fields and, if asked, the frames.
+`EpisodeRun` is the driver every episode goes through: `agra-bench run` (inline for Ray actors,
+a chunk at a time for the local executor's batched policy), `collect` (with an observer that
+records states), `diagnose` (which makes each policy call itself) and the oracle benchmarks.
+Observers (`EpisodeObserver`) watch it; `call_policy` checks every answer of a policy before it
+reaches the simulator. This module knows the policy only through `policies.base.Policy` and
+the env only through the gymnasium API plus `set_render_keys`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,20 @@ def observation_digest(obs: dict[str, Any], instruction: bool = False) -> str:
     return digest.hexdigest()
 
 
+class EpisodeObserver:
+    """Hooks into the one episode loop, for what other code watches along an episode: collect
+    records the simulator state before every step, benches time it. All hooks are optional."""
+
+    def on_reset(self, run: EpisodeRun) -> None:
+        """After the reset: `run.obs` is the first observation."""
+
+    def before_step(self, run: EpisodeRun, action: np.ndarray) -> None:
+        """Before `action` (7,) is executed: the simulator still holds the state it acts on."""
+
+    def after_step(self, run: EpisodeRun, action: np.ndarray, terminated: bool, truncated: bool) -> None:
+        """After `action` was executed; `run.obs` is its observation."""
+
+
 class EpisodeRun:
     """One episode advanced a chunk at a time, so that the caller decides where the policy runs:
     `run_episode` calls it inline; the local executor's workers hold an `EpisodeRun` while the
@@ -65,11 +83,13 @@ class EpisodeRun:
         key: EpisodeKey,
         record_frames: bool = False,
         policy_keys: tuple[str, ...] | None = None,
+        observers: tuple[EpisodeObserver, ...] = (),
     ) -> None:
         """`policy_keys`: the observation keys the policy reads; only their cameras are rendered,
         and only at the last executed step of each chunk (None: every camera at every step)."""
         obs, info = env.reset(seed=key.seed, options={"init_state_id": key.init_state_id})
-        self.env, self.obs, self.record_frames = env, obs, record_frames
+        self.env, self.key, self.obs, self.record_frames = env, key, obs, record_frames
+        self.observers = observers
         every = set(CAMERAS)
         self.chunk_end_keys = every if policy_keys is None else every & set(policy_keys)
         self.step_keys = every if (policy_keys is None or record_frames) else set()
@@ -85,6 +105,8 @@ class EpisodeRun:
             frames=[self._frame(obs)] if record_frames else [],
         )
         self.done = self.result.success_at_reset
+        for observer in observers:
+            observer.on_reset(self)
 
     @staticmethod
     def _frame(obs: dict[str, Any]) -> np.ndarray:
@@ -106,7 +128,11 @@ class EpisodeRun:
         for index, action in enumerate(actions):
             last = index == len(actions) - 1
             self.env.set_render_keys(self.step_keys | (self.chunk_end_keys if last else set()))
+            for observer in self.observers:
+                observer.before_step(self, action)
             self.obs, _, terminated, truncated, _ = self.env.step(action)
+            for observer in self.observers:
+                observer.after_step(self, action, bool(terminated), bool(truncated))
             if self.record_frames:
                 self.result.frames.append(self._frame(self.obs))
             if terminated or truncated:
@@ -152,10 +178,12 @@ def run_episode(
     record_frames: bool = False,
     slot: int = 0,
     every: bool = False,
+    observers: tuple[EpisodeObserver, ...] = (),
 ) -> EpisodeResult:
     """The whole episode with the policy called inline, one slot (B = 1); `every` renders every
     camera at every step instead of on demand."""
-    episode = EpisodeRun(env, key, record_frames, None if every else policy.spec.observation_keys)
+    keys = None if every else policy.spec.observation_keys
+    episode = EpisodeRun(env, key, record_frames, keys, observers)
     policy.reset(slot, key.seed)
     while not episode.done:
         chunk = call_policy(policy, episode.policy_input(policy.spec.observation_keys), [slot])

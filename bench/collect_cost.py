@@ -22,8 +22,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> list[float]:
     """Oracle episodes with both cameras rendered at every step (no file written)."""
     from agra_bench.envs.settings import EnvSettings
-    from agra_bench.plan import episode_seed
-    from policies.base import PRIVILEGED
+    from agra_bench.plan import EpisodeKey, episode_seed
+    from agra_bench.rollout import run_episode
     from policies.registry import make_policy
 
     env = EnvSettings(image_size=image_size).make(suite, task)
@@ -31,12 +31,8 @@ def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> li
     times = []
     for episode in range(episodes):
         start = time.perf_counter()
-        env.reset(seed=episode_seed(0, task, episode), options={"init_state_id": episode})
-        policy.reset(0, 0)
-        success = truncated = False
-        while not (success or truncated):
-            action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0]
-            _, _, success, truncated, _ = env.step(action)
+        key = EpisodeKey(suite, task, episode, episode, episode_seed(0, task, episode), "none", 0, "id")
+        run_episode(env, policy, key, every=True)  # the one episode driver, every camera every step
         times.append(time.perf_counter() - start)
     env.close()
     return times

@@ -19,8 +19,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 def run_task(suite: str, task_id: int, init_states: list[int]) -> dict:
     from agra_bench.envs.settings import EnvSettings
-    from agra_bench.plan import episode_seed
-    from policies.base import PRIVILEGED
+    from agra_bench.plan import EpisodeKey, episode_seed
+    from agra_bench.rollout import run_episode
     from policies.registry import make_policy
 
     env = EnvSettings(image_size=32, render_images=False).make(suite, task_id)
@@ -28,18 +28,16 @@ def run_task(suite: str, task_id: int, init_states: list[int]) -> dict:
     outcomes, steps, errors = [], [], []
     start = time.perf_counter()
     for init_state in init_states:
-        env.reset(seed=episode_seed(0, task_id, init_state), options={"init_state_id": init_state})
-        policy.reset(0, 0)
-        success = False
+        key = EpisodeKey(
+            suite, task_id, init_state, init_state, episode_seed(0, task_id, init_state), "none", 0, "id"
+        )
         try:
-            while env.steps < env.max_steps and not success:
-                action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0]
-                _, _, success, _, _ = env.step(action)
+            result = run_episode(env, policy, key)  # the one episode driver, cameras off
         except ValueError as exc:
             errors.append(str(exc))
             break
-        outcomes.append(success)
-        steps.append(env.steps)
+        outcomes.append(result.success)
+        steps.append(result.steps)
     env.close()
     return {
         "suite": suite,

@@ -27,6 +27,7 @@ import numpy as np
 from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
+from agra_bench.rollout import EpisodeObserver
 from perturbations.scene import object_segmentation
 
 SEG_CAMERAS = ("agentview", "robot0_eye_in_hand")
@@ -102,10 +103,29 @@ def _file_attrs(env, job: CollectJob) -> dict:
     }
 
 
+class StateRecorder(EpisodeObserver):
+    """Records, at every step of the episode loop, the state the action acts on and the robot's
+    arrays before it, then the action and its reward: one demonstration's arrays."""
+
+    KEYS = ("states", "actions", "rewards", "ee_states", "gripper_states", "joint_states", "robot_states")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {k: [] for k in self.KEYS}
+
+    def before_step(self, run, action: np.ndarray) -> None:
+        self.rows["states"].append(run.env.flat_state())
+        for key, value in run.env.robot_arrays().items():
+            self.rows[key].append(value)
+
+    def after_step(self, run, action: np.ndarray, terminated: bool, truncated: bool) -> None:
+        self.rows["actions"].append(np.asarray(action, dtype=np.float64))
+        self.rows["rewards"].append(np.uint8(terminated))
+
+
 def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
     """Pass 1: run the oracle without images, write states/actions for every new episode."""
-    from agra_bench.plan import episode_seed
-    from policies.base import PRIVILEGED
+    from agra_bench.plan import EpisodeKey, episode_seed
+    from agra_bench.rollout import run_episode
     from policies.registry import make_policy
 
     failed = set(json.loads(data.attrs.get("agra_bench_failed_episodes", "[]")))
@@ -119,30 +139,13 @@ def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
     for episode in todo:
         seed = episode_seed(job.seed, job.task_id, episode)
         init_state = episode % env.task.num_init_states
-        env.reset(seed=seed, options={"init_state_id": init_state})
-        policy.reset(0, seed)
-        rows: dict[str, list] = {
-            k: []
-            for k in (
-                "states",
-                "actions",
-                "rewards",
-                "ee_states",
-                "gripper_states",
-                "joint_states",
-                "robot_states",
-            )
-        }
-        success, truncated = False, False
-        while not (success or truncated):
-            rows["states"].append(env.flat_state())
-            for key, value in env.robot_arrays().items():
-                rows[key].append(value)
-            action = policy.act({PRIVILEGED: [env.privileged_state()]}, [0])[0, 0].astype(np.float64)
-            _, _, success, truncated, _ = env.step(action)
-            rows["actions"].append(action)
-            rows["rewards"].append(np.uint8(success))
-        if success or job.keep_failures:
+        key = EpisodeKey(
+            job.suite, job.task_id, episode, init_state, seed, env.perturbation_name, 0, job.split
+        )
+        recorder = StateRecorder()
+        result = run_episode(env, policy, key, observers=(recorder,))
+        rows, success = recorder.rows, result.success and result.steps > 0
+        if success or (job.keep_failures and result.steps > 0):
             arrays = {
                 k: np.asarray(v)
                 for k, v in rows.items()

@@ -139,8 +139,9 @@ def diagnose_call(
 
 def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     from agra_bench.diagnostics.plots import intervention_bars, save_overlay
-    from agra_bench.plan import episode_seed
+    from agra_bench.plan import EpisodeKey, episode_seed
     from agra_bench.records import atomic_write_bytes
+    from agra_bench.rollout import EpisodeRun
     from perturbations.spec import parse_spec
 
     check_writable(out)
@@ -157,11 +158,17 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
             env.set_arm(arm)
             for episode in range(job.episodes):
                 seed = episode_seed(job.seed, task_id, episode)
-                obs, _ = env.reset(seed=seed, options={"init_state_id": episode % env.task.num_init_states})
+                init_state = episode % env.task.num_init_states
+                key = EpisodeKey(
+                    job.suite, task_id, episode, init_state, seed, arm.name, arm.severity, job.split
+                )
+                # the one episode driver; diagnostics make each policy call themselves
+                run = EpisodeRun(env, key, policy_keys=None)
                 policy.reset(0, seed)
                 rng = np.random.default_rng([job.seed, task_id, episode])
-                done, call = False, 0
-                while not done:
+                call = 0
+                while not run.done:
+                    obs = run.obs
                     region = goal_region(env)
                     row, chunk = diagnose_call(policy, obs, region, layer, rng)
                     attention = row.pop("_map")
@@ -191,11 +198,7 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
                             **row,
                         }
                     )
-                    for action in chunk[: policy.spec.execute_horizon]:
-                        obs, _, success, truncated, _ = env.step(action)
-                        done = success or truncated
-                        if done:
-                            break
+                    run.apply(chunk, policy.spec.execute_horizon)
                     call += 1
         env.close()
     frame = pd.DataFrame(rows)
