@@ -1,0 +1,93 @@
+"""Same commands, old code and new code: are the episode rows identical?
+
+A refactor of the episode loop must not change results. This script checks out REF (a commit)
+into a temporary git worktree, runs a fixed set of small `agra-bench run` commands (real LIBERO
+and robosuite scenes, several perturbation families, 1 and 2 workers) with that code and with
+the working tree's, and compares success, steps, obs0_sha1 and perturb_params episode by
+episode (joined on task, episode and perturbation).
+
+    python bench/rows_before_after.py --ref 007d94e
+
+Prints `rows_compared=N` and `rows_identical=N` (identical when they are equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+COMMANDS = [
+    "--policy random --suite libero_object --tasks 0,1 --episodes 2 --max-steps 20"
+    " --perturb none,lighting,distractor,camera --image-size 64",
+    "--policy scripted --suite robosuite_lift --episodes 2 --max-steps 80 --perturb none,texture"
+    " --image-size 32",
+    "--policy random --suite libero_spatial --tasks 0 --episodes 2 --max-steps 10"
+    " --perturb none,robot_init,noise --workers 2 --image-size 32",
+]
+COMPARED = ["success", "steps", "obs0_sha1", "perturb_params"]
+JOIN = ["suite", "task_id", "episode", "perturbation"]
+
+
+def run_all(code: Path, out: Path) -> pd.DataFrame:
+    frames = []
+    for i, command in enumerate(COMMANDS):
+        target = out / f"c{i}"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agra_bench.cli",
+                "run",
+                *command.split(),
+                "--no-progress",
+                "--out",
+                str(target),
+            ],
+            cwd=code,
+            env={**os.environ, "PYTHONPATH": str(code)},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            sys.exit(f"{code}: `{command}` failed:\n{result.stderr[-2000:]}")
+        frames += [pd.read_parquet(p) for p in target.glob("*/episodes.parquet")]
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ref", required=True, help="the old commit")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        old_code = Path(tmp) / "old"
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "--detach", str(old_code), args.ref], cwd=REPO, check=True
+        )
+        try:
+            old = run_all(old_code, Path(tmp) / "old-out")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(old_code)], cwd=REPO, check=True)
+        new = run_all(REPO, Path(tmp) / "new-out")
+    merged = old[JOIN + COMPARED].merge(new[JOIN + COMPARED], on=JOIN, suffixes=("_old", "_new"), how="outer")
+    same = pd.Series(True, index=merged.index)
+    for column in COMPARED:
+        same &= merged[f"{column}_old"].astype(str) == merged[f"{column}_new"].astype(str)
+    for row in merged[~same].itertuples():
+        print(f"differs: {row}")
+    print(f"rows_old={len(old)}")
+    print(f"rows_new={len(new)}")
+    print(f"rows_compared={len(merged)}")
+    print(f"rows_identical={int(same.sum())}")
+
+
+if __name__ == "__main__":
+    main()
