@@ -127,7 +127,7 @@ class Distractor(Perturbation):
         mujoco.mj_forward(model, data)
         objects = env.scene_objects()
         relevant = env.task_relevant_objects()
-        fixtures = set(getattr(env._sim_env, "fixtures_dict", {}))
+        fixtures = env.fixture_names()
         points = {}
         for name, body_name in objects.items():
             body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, body_name)
@@ -135,7 +135,7 @@ class Distractor(Perturbation):
         movable = [p for n, p in points.items() if n not in fixtures] or list(points.values())
         centre = np.mean(movable, axis=0)
         table_z = min(
-            p[2] + env._sim_env.objects_dict[n].bottom_offset[2]
+            p[2] + env.object_bottom_offset(n)
             for n, p in points.items()
             if n not in fixtures
         )

@@ -38,8 +38,7 @@ class RobotInit(Perturbation):
 
     def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
         model, data = raw_model(env), raw_data(env)
-        robot = env._sim_env.robots[0]
-        indexes = np.asarray(robot._ref_joint_pos_indexes)
+        indexes, velocity_indexes = env.arm_joint_indexes()
         low, high = (
             (0.0, 0.02 * self.severity)
             if self.split == "id"
@@ -47,6 +46,6 @@ class RobotInit(Perturbation):
         )
         offsets = rng.uniform(low, high, len(indexes)) * rng.choice([-1.0, 1.0], len(indexes))
         data.qpos[indexes] += offsets
-        data.qvel[np.asarray(robot._ref_joint_vel_indexes)] = 0.0
+        data.qvel[velocity_indexes] = 0.0
         mujoco.mj_forward(model, data)
         return {"joint_offsets_rad": rounded(offsets)}

@@ -319,6 +319,21 @@ class SimTaskEnv(gym.Env, ABC):
         return []
 
     # --- what perturbations may touch ------------------------------------------------------
+    # Families see the scene through these methods and `sim` (MuJoCo model and data), never
+    # through the backend env: a new backend implements them and every family works on it.
+    def fixture_names(self) -> set[str]:
+        """Objects of `scene_objects()` that are fixed to the scene (tables, cabinets, stoves)."""
+        return set(getattr(self._sim_env, "fixtures_dict", {}))
+
+    def object_bottom_offset(self, name: str) -> float:
+        """Height of object `name`'s bottom below its root body's origin (m, negative down)."""
+        return float(self._sim_env.objects_dict[name].bottom_offset[2])
+
+    def arm_joint_indexes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The robot arm's joint indexes into qpos and qvel (gripper excluded)."""
+        robot = self._sim_env.robots[0]
+        return np.asarray(robot._ref_joint_pos_indexes), np.asarray(robot._ref_joint_vel_indexes)
+
     def task_relevant_objects(self) -> set[str]:
         """Names of the objects and fixtures the task's goal refers to (never perturbed)."""
         return set(self.scene_objects())
