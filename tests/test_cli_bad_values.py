@@ -140,7 +140,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("train", "--config"): [("smal", "did you mean 'small'")],
     ("train", "--steps"): [("0", ">= 1"), ("x", INT)],
     ("train", "--batch-size"): [("0", ">= 1")],
-    ("train", "--lr"): [("0", "> 0"), ("x", "valid number")],
+    ("train", "--lr"): [("-1", ">= 0"), ("x", "valid number")],
     ("train", "--seed"): [("-1", ">= 0")],
     ("train", "--device"): [("tpu", "cpu, cuda")],
     ("train", "--teacher"): [("clip", "mobilenet_v2")],

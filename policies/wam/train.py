@@ -76,8 +76,8 @@ class TrainSettings:
             ("workers", 0),
         ):
             check_int(name.replace("_", "-"), getattr(self, name), low)
-        if not self.lr > 0:
-            raise UsageError(f"bad --lr {self.lr}; valid: a number > 0")
+        if not self.lr >= 0:  # 0 is allowed: it checks what training does besides the update
+            raise UsageError(f"bad --lr {self.lr}; valid: a number >= 0")
         if not (self.device in ("cpu", "cuda") or self.device.startswith("cuda:")):
             raise UsageError(f"bad --device '{self.device}'; valid: cpu, cuda, cuda:N")
 
