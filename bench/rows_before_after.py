@@ -8,7 +8,8 @@ episode (joined on task, episode and perturbation).
 
     python bench/rows_before_after.py --ref 007d94e
 
-Prints `rows_compared=N` and `rows_identical=N` (identical when they are equal).
+Prints `rows_compared=N` and `rows_identical=N` (identical when they are equal), and the wall
+time of the commands with each code (one run each, alternating old then new).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,10 +37,12 @@ COMPARED = ["success", "steps", "obs0_sha1", "perturb_params"]
 JOIN = ["suite", "task_id", "episode", "perturbation"]
 
 
-def run_all(code: Path, out: Path) -> pd.DataFrame:
-    frames = []
+def run_all(code: Path, out: Path) -> tuple[pd.DataFrame, float]:
+    """Every command with `code`; (all rows, total wall seconds of the runs)."""
+    frames, wall = [], 0.0
     for i, command in enumerate(COMMANDS):
         target = out / f"c{i}"
+        start = time.perf_counter()
         result = subprocess.run(
             [
                 sys.executable,
@@ -55,10 +59,11 @@ def run_all(code: Path, out: Path) -> pd.DataFrame:
             capture_output=True,
             text=True,
         )
+        wall += time.perf_counter() - start
         if result.returncode != 0:
             sys.exit(f"{code}: `{command}` failed:\n{result.stderr[-2000:]}")
         frames += [pd.read_parquet(p) for p in target.glob("*/episodes.parquet")]
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True), wall
 
 
 def main() -> None:
@@ -73,10 +78,10 @@ def main() -> None:
             ["git", "worktree", "add", "-q", "--detach", str(old_code), args.ref], cwd=REPO, check=True
         )
         try:
-            old = run_all(old_code, Path(tmp) / "old-out")
+            old, old_wall = run_all(old_code, Path(tmp) / "old-out")
+            new, new_wall = run_all(REPO, Path(tmp) / "new-out")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old_code)], cwd=REPO, check=True)
-        new = run_all(REPO, Path(tmp) / "new-out")
     merged = old[JOIN + COMPARED].merge(new[JOIN + COMPARED], on=JOIN, suffixes=("_old", "_new"), how="outer")
     same = pd.Series(True, index=merged.index)
     for column in COMPARED:
@@ -87,6 +92,11 @@ def main() -> None:
     print(f"rows_new={len(new)}")
     print(f"rows_compared={len(merged)}")
     print(f"rows_identical={int(same.sum())}")
+    print(f"wall_old_s={old_wall:.1f}")
+    print(f"wall_new_s={new_wall:.1f}")
+    print(
+        f"wall_ratio_new_over_old={new_wall / old_wall:.3f}  (one run each: a sanity check, not a benchmark)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,14 +40,16 @@ SMALL = {
 
 
 def readme_lines() -> list[str]:
-    """`agra-bench ...` lines of the fenced code blocks, continuations joined, comments kept out."""
+    """`agra-bench COMMAND ...` lines of the fenced code blocks (COMMAND one of the CLI's),
+    continuations joined, comments kept out."""
+    commands = set(typer.main.get_command(cli.app).commands)
     found = []
     for block in re.findall(r"```[a-z]*\n(.*?)```", README, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             while words and "=" in words[0] and not words[0].startswith("-"):
                 words = words[1:]  # environment assignments, e.g. PYTHONPATH=.
-            if words[:1] == ["agra-bench"]:
+            if words[:1] == ["agra-bench"] and len(words) > 1 and words[1] in commands:
                 found.append(line.strip())
     return found
 
