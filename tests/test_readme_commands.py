@@ -140,7 +140,7 @@ def test_every_readme_command_runs(tmp_path):
                 f"README line `{line}` (run as `{shlex.join(words)}`) failed:\n{result.stderr[-3000:]}"
             )
             ran += 1
-        assert ran >= 15, ran
+        assert ran >= 10, ran  # the worked example, serving and evaluate-your-own-policy lines
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
