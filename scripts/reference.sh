@@ -23,6 +23,7 @@ OBJECT_TASKS=${OBJECT_TASKS:-0,1}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
 ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
+ROBOSUITE_ARMS="${ARMS/distractor,/}"  # distractor places objects in LIBERO scenes only
 OUT="$REPO/results/reference"
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
 BENCH="nice -n $NICE $REPO/.venv/bin/agra-bench"
@@ -59,10 +60,11 @@ do_train() {
 do_run() {
     checkpoints | while read -r policy suite seed steps; do
         tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo all)
+        arms=$([ "$suite" = libero_object ] && echo "$ARMS" || echo "$ROBOSUITE_ARMS")
         for split in id ood; do
             echo "-- run $policy $suite seed $seed, $split"
             $BENCH run --policy "$policy" --checkpoint "$DATA/ckpt/$policy-$suite-s$seed" --suite "$suite" \
-                --tasks "$tasks" --perturb "$ARMS" --severity 3 --split "$split" --image-size 64 \
+                --tasks "$tasks" --perturb "$arms" --severity 3 --split "$split" --image-size 64 \
                 --workers "$WORKERS" --no-progress --out "$OUT/runs"
         done
     done
