@@ -58,7 +58,8 @@ def run(
         str, typer.Option(help="openpi (default) or libero; see: agra-bench list protocols")
     ] = ("openpi"),
     replan_steps: Annotated[
-        int | None, typer.Option(help="actions executed per call of an openpi:// policy [5]")
+        int | None,
+        typer.Option(help="actions executed per policy call: openpi:// [5], wam/agra [checkpoint's]"),
     ] = None,
     image_size: int = 128,
     render_quality: Annotated[str, typer.Option(help="standard, tuned or fast")] = "tuned",

@@ -76,3 +76,24 @@ def test_broken_checkpoint_is_one_line(tmp_path, good_checkpoint, kind):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and expected in " ".join(result.stderr.split()), result.stderr[-1500:]
     assert str(folder) in " ".join(result.stderr.split()).replace("\n", "")
+
+
+def test_replan_steps_sets_the_execute_horizon_of_a_wam(good_checkpoint, cli_in_process, tmp_path):
+    from policies.registry import make_policy
+
+    assert make_policy("wam", checkpoint=str(good_checkpoint), replan_steps=2).spec.execute_horizon == 2
+    code, err = cli_in_process(
+        "run",
+        "--policy",
+        "wam",
+        "--checkpoint",
+        str(good_checkpoint),
+        "--suite",
+        "robosuite_lift",
+        "--replan-steps",
+        "99",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "bad --replan-steps 99; valid: 1-8 (the checkpoint's chunk length)" in err

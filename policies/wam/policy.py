@@ -33,6 +33,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def check_horizon(horizon: int, config: WAMConfig) -> int:
+    if not 1 <= horizon <= config.chunk:
+        raise UsageError(
+            f"bad --replan-steps {horizon}; valid: 1-{config.chunk} (the checkpoint's chunk length)"
+        )
+    return horizon
+
+
 @dataclass(frozen=True)
 class ModelInputs:
     """What one `act` call fed the model, in model space (B first): enough to rerun its video
@@ -55,7 +63,10 @@ class WAMPolicy(Policy):
         denoise_steps: int | None = None,
         execute_horizon: int | None = None,
         precision: str = "auto",
+        replan_steps: int | None = None,
     ) -> None:
+        """`replan_steps` (`agra-bench run --replan-steps N`): actions executed per call, in
+        1..chunk; it overrides the checkpoint's execute horizon (more closed-loop when smaller)."""
         if not checkpoint:
             raise UsageError(
                 f"policy '{self.name}' needs --checkpoint DIR (train one with: agra-bench train)"
@@ -69,7 +80,7 @@ class WAMPolicy(Policy):
         load_weights(self.model, weights, Path(checkpoint) / WEIGHTS)
         self.steps = denoise_steps or config.denoise_steps
         self.levels = flow_levels(self.steps)
-        horizon = execute_horizon or config.execute_horizon
+        horizon = check_horizon(replan_steps or execute_horizon or config.execute_horizon, config)
         self.spec = PolicySpec(chunk_length=config.chunk, execute_horizon=horizon)
         self.text = TextEncoder(str(self.device))
         self.meta = meta
@@ -85,10 +96,11 @@ class WAMPolicy(Policy):
             raise UsageError(f"policy '{cls.name}' needs --checkpoint DIR (train one with: agra-bench train)")
         config, meta = read_config(Path(checkpoint))
         check_name(cls.name, config, checkpoint)
+        horizon = check_horizon(options.get("replan_steps") or config.execute_horizon, config)
         return {
             "name": cls.name,
             "chunk_length": config.chunk,
-            "execute_horizon": config.execute_horizon,
+            "execute_horizon": horizon,
             "config": json.loads(config.to_json()),
             "train_step": meta.get("step"),
         }
