@@ -134,11 +134,7 @@ class Distractor(Perturbation):
             points[name] = data.xpos[body].copy()
         movable = [p for n, p in points.items() if n not in fixtures] or list(points.values())
         centre = np.mean(movable, axis=0)
-        table_z = min(
-            p[2] + env.object_bottom_offset(n)
-            for n, p in points.items()
-            if n not in fixtures
-        )
+        table_z = min(p[2] + env.object_bottom_offset(n) for n, p in points.items() if n not in fixtures)
         camera_id = name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
         camera = data.cam_xpos[camera_id][:2]
         # Pixels a distractor may not cover: the task objects plus a margin for the few
