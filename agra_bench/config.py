@@ -15,7 +15,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agra_bench.envs.rendering import get_render_quality
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_exists, check_int, unknown
 from agra_bench.identity import CONDITION
@@ -58,7 +57,6 @@ class RunConfig:
         resolve_policy_name(self.policy)
         suite_kind(self.suite)
         proto = get_protocol(self.protocol)
-        get_render_quality(self.render_quality)
         if self.episodes is None:
             self.episodes = proto.episodes_per_task
         for name, value, low in (
@@ -68,10 +66,9 @@ class RunConfig:
             ("video", self.video, 0),
             ("seed", self.seed, 0),
             ("replan-steps", self.replan_steps, 1),
-            ("max-steps", self.max_steps, 1),
         ):
             check_int(name, value, low)
-        self.env_settings()  # validates image size, render quality, protocol and cap
+        self.env_settings()  # validates image size, render quality and the step cap
         if self.executor not in EXECUTORS:
             raise unknown("executor", self.executor, EXECUTORS)
         if self.address is not None and self.executor != "ray":

@@ -1,4 +1,4 @@
-"""A policy that raises in its second episode: a real failure inside a real worker process."""
+"""Policies that fail on purpose in a given episode: real failures inside real worker processes."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ import numpy as np
 from policies.base import Policy, PolicySpec
 
 
-class FailSecondEpisode(Policy):
-    name = "fail_second_episode"
+class CountsEpisodes(Policy):
+    """A proprio-only policy that counts its episodes (one worker runs them in order)."""
+
+    chunk = 1
 
     def __init__(self) -> None:
-        self.spec = PolicySpec(observation_keys=("proprio",), chunk_length=1, execute_horizon=1)
+        self.spec = PolicySpec(
+            observation_keys=("proprio",), chunk_length=self.chunk, execute_horizon=self.chunk
+        )
         self.episodes = 0
 
     def reset(self, slot: int, seed: int) -> None:
         self.episodes += 1
+
+
+class FailSecondEpisode(CountsEpisodes):
+    name = "fail_second_episode"
 
     def act(self, obs: dict, slots) -> np.ndarray:
         if self.episodes == 2:
@@ -23,18 +31,12 @@ class FailSecondEpisode(Policy):
         return np.zeros((len(slots), 1, 7), dtype=np.float32)
 
 
-class BadActionsByEpisode(Policy):
+class BadActionsByEpisode(CountsEpisodes):
     """Episode 1 answers NaN, 2 the wrong shape, 3 a non-numeric dtype, 4 +inf in one value;
     later episodes answer zeros. Nothing of the bad answers may reach the simulator."""
 
     name = "bad_actions_by_episode"
-
-    def __init__(self) -> None:
-        self.spec = PolicySpec(observation_keys=("proprio",), chunk_length=2, execute_horizon=2)
-        self.episodes = 0
-
-    def reset(self, slot: int, seed: int) -> None:
-        self.episodes += 1
+    chunk = 2
 
     def act(self, obs: dict, slots) -> np.ndarray:
         good = np.zeros((len(slots), 2, 7), dtype=np.float32)
