@@ -18,6 +18,7 @@ from policies.wam.config import make_config
 from policies.wam.losses import AlignmentHead
 from policies.wam.model import WorldActionModel
 from policies.wam.teachers import make_teacher
+from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, load_embeddings, save_embeddings
 from policies.wam.train import TrainSettings, batch_indices, train
 from tests.conftest import run_cli, run_episodes
 
@@ -95,6 +96,26 @@ def test_mobilenet_teacher_loads_offline():
     assert features.shape == (2, 96, 14, 14) and not any(p.requires_grad for p in teacher.parameters())
 
 
+def test_checkpoint_text_embeddings_spare_the_text_model(tmp_path):
+    """A checkpoint's table answers its own instructions with no text model loaded; any other
+    instruction still goes through MiniLM. A foreign file is one clear error."""
+    known = {"pick up the bowl": torch.ones(384) / 384**0.5, "open the drawer": -torch.ones(384) / 384**0.5}
+    path = tmp_path / EMBEDDINGS_FILE
+    save_embeddings(path, known)
+    table = load_embeddings(path)
+    assert sorted(table) == sorted(known) and all(torch.equal(table[k], known[k]) for k in known)
+    encoder = TextEncoder("cpu", table)
+    out = encoder.encode(["open the drawer", "pick up the bowl", "open the drawer"])
+    assert out.shape == (3, 384) and torch.equal(out[0], known["open the drawer"])
+    assert encoder._model is None  # MiniLM was never loaded
+    fresh = encoder.encode(["close the drawer"])
+    assert encoder._model is not None and abs(float(fresh.norm()) - 1) < 1e-4
+    assert load_embeddings(tmp_path / "absent.safetensors") == {}
+    (tmp_path / "bad.safetensors").write_bytes(b"not a table")
+    with pytest.raises(UsageError, match="not a text-embeddings file"):
+        load_embeddings(tmp_path / "bad.safetensors")
+
+
 @pytest.mark.sim
 def test_training_is_deterministic_and_resumes_exactly(tmp_path, collected_demo):
     straight = _train(tmp_path, "straight", collected_demo, steps=20)
@@ -107,6 +128,9 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path, collected_demo)
     )
     assert (straight / "model.safetensors").exists() and (straight / "losses.png").exists()
     assert not list(straight.glob("*.pt")) and not list(straight.glob("*.pth"))  # nothing pickled
+    # the training instructions' embeddings travel with the checkpoint (policies/wam/text.py)
+    table = load_embeddings(straight / EMBEDDINGS_FILE)
+    assert len(table) == 1 and next(iter(table.values())).shape == (384,)
 
 
 @pytest.mark.sim

@@ -26,7 +26,7 @@ from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
 from policies.wam.normalize import denormalize
 from policies.wam.precision import autocast, resolve_precision
-from policies.wam.text import TextEncoder
+from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, load_embeddings
 
 
 def default_device() -> str:
@@ -82,7 +82,7 @@ class WAMPolicy(Policy):
         self.levels = flow_levels(self.steps)
         horizon = check_horizon(replan_steps or execute_horizon or config.execute_horizon, config)
         self.spec = PolicySpec(chunk_length=config.chunk, execute_horizon=horizon)
-        self.text = TextEncoder(str(self.device))
+        self.text = TextEncoder(str(self.device), load_embeddings(Path(checkpoint) / EMBEDDINGS_FILE))
         self.meta = meta
         self._history: dict[int, deque] = {}
         self._generators: dict[int, torch.Generator] = {}

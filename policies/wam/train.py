@@ -39,7 +39,7 @@ from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
 from policies.wam.normalize import action_statistics, proprio_statistics
 from policies.wam.precision import autocast, resolve_precision
-from policies.wam.text import TextEncoder
+from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, save_embeddings
 
 LOG_COLUMNS = ["step", "total", "video", "action", "align", "lr", "samples_per_s", "wall_s"]
 
@@ -152,6 +152,9 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     if start == 0:
         generator.manual_seed(settings.seed)
     text = TextEncoder(str(device))
+    # The training instructions' embeddings travel with the checkpoint (see text.py).
+    text.encode([i for i in dataset.task_names if i])
+    save_embeddings(out / EMBEDDINGS_FILE, text.table())
     meta = {
         "policy": policy,
         "data": [str(p) for p in data],
