@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--kit", type=Path, default=ROOT / ".gpukit")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/agra-gpu-suite"))
     parser.add_argument("--cpu-smoke", action="store_true")
+    parser.add_argument("--only", default="wam_speed,env_throughput,protocol_slice", help="measurements")
     args = parser.parse_args()
     sizes = SMOKE if args.cpu_smoke else GPU
     args.out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_sha": os.environ.get("AGRA_GIT_SHA") or None,
         "cpu_smoke": args.cpu_smoke,
+        "measurements": sorted(args.only.split(",")),
         "cpu_count": os.cpu_count(),
         "gl_renderer": gl_renderer(),
         "commands": [],
@@ -178,22 +180,35 @@ def main() -> None:
     renamed = {
         "train_samples_per_s_wam": f"wam_{sizes.wam_config}_train_samples_per_s_wam",
         "train_samples_per_s_agra": f"wam_{sizes.wam_config}_train_samples_per_s_agra",
-        "chunk_ms_b50_cached": f"wam_{sizes.wam_config}_chunk_ms_b50",
+        # the GPU path of WAMPolicy replays the denoising loop from CUDA graphs; the CPU's is eager
+        "chunk_ms_b50_graphed": f"wam_{sizes.wam_config}_chunk_ms_b50",
+        "chunk_ms_b50_cached": f"wam_{sizes.wam_config}_chunk_ms_b50"
+        + ("_eager" if sizes.device == "cuda" else ""),
         "chunk_ms_b50_per_step_video": f"wam_{sizes.wam_config}_chunk_ms_b50_per_step_video",
     }
+    only = set(args.only.split(","))
+    unknown_names = sorted(only - {*measurements, "protocol_slice"})
+    if unknown_names:
+        raise SystemExit(
+            f"unknown measurements {unknown_names}; valid: {', '.join(measurements)}, protocol_slice"
+        )
     for name, command in measurements.items():
+        if name not in only:
+            continue
         figures, error = run_figures(command, logs / f"{name}.log", timeout=300)
         result["commands"].append(shlex.join(command))
-        result.update({renamed.get(k, k): round(v, 2) for k, v in figures.items()})
+        result.update({renamed.get(k, k): float(f"{v:.4g}") for k, v in figures.items()})
         if error:
             result["errors"][name] = error
-    figures, commands, error = protocol_slice(sizes, args.scratch, args.kit, logs)
-    result.update(figures)
-    result["commands"] += commands
-    if error:
-        result["errors"]["protocol_slice"] = error
+    if "protocol_slice" in only:
+        figures, commands, error = protocol_slice(sizes, args.scratch, args.kit, logs)
+        result.update(figures)
+        result["commands"] += commands
+        if error:
+            result["errors"]["protocol_slice"] = error
     slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")
-    path = args.out / f"{slug}-{result['date'][:10]}.json"
+    suffix = "" if only == {*measurements, "protocol_slice"} else "-" + "-".join(sorted(only))
+    path = args.out / f"{slug}-{result['date'][:10]}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")

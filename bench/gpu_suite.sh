@@ -6,6 +6,7 @@
 #               command: AGRA_GIT_SHA=<sha> bash bench/gpu_suite.sh
 # It unpacks the EGL loaders and the site-packages tree, then runs bench/gpu_suite.py, which
 # writes $OUT/<device>-<date>.json (commit it under bench/results/) and one log per measurement.
+#   bash bench/gpu_suite.sh --only wam_speed,protocol_slice   # some of the measurements
 #   bash bench/gpu_suite.sh --cpu-smoke   # the same steps at toy sizes on this CPU machine,
 #                                         # through the kit's trimmed packages (not its mujoco,
 #                                         # which is built for Python 3.12)
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 KIT=.gpukit
 SMOKE=""
-[ "${1:-}" = "--cpu-smoke" ] && SMOKE="--cpu-smoke"
+case " $* " in *" --cpu-smoke "*) SMOKE=1 ;; esac
 OUT="${OUT:-/tmp/agra-gpu-suite-out}"
 SITE=/tmp/agra-kit-site
 rm -rf "$SITE" && mkdir -p "$SITE" "$OUT"
@@ -42,4 +43,4 @@ fi
 export PYTHONPATH="$SITE:$PWD" MUJOCO_GL=egl PYOPENGL_PLATFORM=egl HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export OMP_NUM_THREADS=1  # 16 simulator processes share 16 cores; torch sets its own threads
 "$PY" -c "import mujoco, robosuite, libero.libero, diffusers, gymnasium; print('kit ok: mujoco', mujoco.__version__, 'robosuite', robosuite.__version__)" 2>&1 | grep -v WARNING
-"$PY" bench/gpu_suite.py --out "$OUT" --kit "$KIT" $SMOKE
+"$PY" bench/gpu_suite.py --out "$OUT" --kit "$KIT" "$@"

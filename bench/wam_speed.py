@@ -19,6 +19,7 @@ import time
 import torch
 
 from policies.wam.config import make_config
+from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel
 from policies.wam.precision import autocast
@@ -68,30 +69,41 @@ def train_speed(config, batch: int, steps: int, device, aligned: bool, precision
 
 
 @torch.no_grad()
-def chunk_ms(config, batch: int, steps: int, device, denoise: int, cached: bool) -> float:
+def chunk_ms(config, batch: int, steps: int, device, denoise: int, mode: str) -> tuple[float, torch.Tensor]:
+    """ms per chunk (median) and the last chunk's actions. mode: `cached` (one video pass, then
+    the eager denoising loop: the CPU path), `graphed` (one video pass, the loop replayed from
+    CUDA graphs: the GPU path of WAMPolicy), `per_step_video` (the video model re-run at every
+    denoising step: what caching saves)."""
+    torch.manual_seed(0)
     model = WorldActionModel(config).to(device).eval()
     size = config.image_size
     context = torch.rand(batch, config.context_slots, 3, size, size, device=device)
     future = torch.randn(batch, config.future_frames, 3, size, size, device=device)
     text, proprio = torch.randn(batch, 384, device=device), torch.randn(batch, 8, device=device)
+    noise = torch.randn(batch, config.chunk, 7, device=device)
     ones = torch.ones(batch, device=device)
     levels = torch.linspace(1, 0, denoise + 1).tolist()
+    graphed = GraphedDenoiser(model, levels, bf16=True) if mode == "graphed" else None
     times = []
     for i in range(steps + 1):
         sync(device)
         tic = time.perf_counter()
         with autocast("bf16", device):
-            actions = torch.randn(batch, config.chunk, 7, device=device)
             hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
-            for level, nxt in zip(levels[:-1], levels[1:], strict=True):
-                if not cached:
+            if graphed is not None:
+                actions = graphed(hidden, noise, text, proprio)
+            elif mode == "cached":
+                actions = denoise_actions(model, hidden, noise, text, proprio, levels)
+            else:
+                actions = noise
+                for level, nxt in zip(levels[:-1], levels[1:], strict=True):
                     hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
-                velocity = model.predict_actions(hidden, actions, ones * level, text, proprio)
-                actions = actions + (nxt - level) * velocity.float()
+                    velocity = model.predict_actions(hidden, actions, ones * level, text, proprio)
+                    actions = actions + (nxt - level) * velocity.float()
         sync(device)
-        if i:
+        if i:  # the first call warms up (and, graphed, records the graph)
             times.append(time.perf_counter() - tic)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(times), actions
 
 
 def main() -> None:
@@ -124,13 +136,22 @@ def main() -> None:
     if device.type == "cpu":
         print(f"train_samples_per_s_wam_fp32={fp32:.1f}")
         print(f"train_bf16_over_fp32={wam / fp32:.3f}")
-    cached = chunk_ms(config, 50, args.steps, device, args.denoise, cached=True)
-    naive = chunk_ms(config, 50, args.steps, device, args.denoise, cached=False)
+    cached, eager_actions = chunk_ms(config, 50, args.steps, device, args.denoise, "cached")
+    naive, _ = chunk_ms(config, 50, args.steps, device, args.denoise, "per_step_video")
     print(f"inference cached video   {cached:8.1f} ms per batch-50 chunk")
     ratio = cached / naive
     print(f"inference per-step video {naive:8.1f} ms per batch-50 chunk; ratio cached/naive = {ratio:.3f}")
     print(f"chunk_ms_b50_cached={cached:.1f}")
     print(f"chunk_ms_b50_per_step_video={naive:.1f}")
+    if device.type == "cuda":
+        graphed, graphed_actions = chunk_ms(config, 50, args.steps, device, args.denoise, "graphed")
+        difference = (graphed_actions - eager_actions).abs().max().item()
+        print(
+            f"inference graphed loop   {graphed:8.1f} ms per batch-50 chunk; ratio graphed/cached = "
+            f"{graphed / cached:.3f}; max |graphed - eager| = {difference:.2e}"
+        )
+        print(f"chunk_ms_b50_graphed={graphed:.1f}")
+        print(f"graphed_max_abs_difference={difference:.2e}")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from agra_bench.diagnostics.attention import (
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
 from policies.wam.config import make_config
+from policies.wam.denoise import denoise_actions
 from policies.wam.model import WorldActionModel
-from policies.wam.policy import denoise_actions
 from tests.conftest import run_cli
 
 REGION = np.zeros((4, 4), bool)

@@ -15,6 +15,7 @@ import torch
 
 from agra_bench.errors import UsageError
 from policies.wam.config import make_config
+from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead
 from policies.wam.model import WorldActionModel
 from policies.wam.teachers import make_teacher
@@ -94,6 +95,50 @@ def test_mobilenet_teacher_loads_offline():
     teacher = make_teacher("mobilenet_v2")
     features = teacher(torch.rand(2, 3, 32, 32))
     assert features.shape == (2, 96, 14, 14) and not any(p.requires_grad for p in teacher.parameters())
+
+
+def _denoiser_inputs(device):
+    torch.manual_seed(0)
+    config = make_config("tiny", **TINY)
+    model = WorldActionModel(config).to(device).eval()
+    b, size = 3, config.image_size
+    context = torch.rand(b, config.context_slots, 3, size, size, device=device)
+    future = torch.randn(b, config.future_frames, 3, size, size, device=device)
+    text, proprio = torch.randn(b, 384, device=device), torch.randn(b, 8, device=device)
+    with torch.no_grad():
+        hidden = model.run_video(
+            model.video_tokens(context, future, torch.ones(b, device=device), text, proprio)
+        )
+    return model, hidden, torch.randn(b, config.chunk, 7, device=device), text, proprio
+
+
+def test_graphed_denoiser_runs_the_same_loop_as_the_eager_one():
+    """The loop the CUDA graph records (fed only the video layers the decoder reads) computes
+    exactly what the eager loop computes; here on the CPU, without a graph."""
+    model, hidden, noise, text, proprio = _denoiser_inputs("cpu")
+    levels = [1.0, 0.6, 0.25, 0.0]
+    graphed = GraphedDenoiser(model, levels, bf16=False)
+    with torch.no_grad():
+        recorded = graphed._run([hidden[layer] for layer in graphed.reads], noise, text, proprio)
+        eager = denoise_actions(model, hidden, noise, text, proprio, levels)
+    assert recorded.shape == noise.shape and torch.equal(recorded, eager)
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="needs a CUDA GPU (CI has none); bench/gpu_suite.sh "
+    "makes the same comparison at batch 50 on the lent GPU",
+)
+def test_graph_replay_matches_eager_denoising_on_cuda():
+    model, hidden, noise, text, proprio = _denoiser_inputs("cuda")
+    levels = [1.0, 0.6, 0.25, 0.0]
+    graphed = GraphedDenoiser(model, levels, bf16=False)
+    with torch.no_grad():
+        eager = denoise_actions(model, hidden, noise, text, proprio, levels)
+        first, second = graphed(hidden, noise, text, proprio), graphed(hidden, noise * 0.5, text, proprio)
+        again = denoise_actions(model, hidden, noise * 0.5, text, proprio, levels)
+    torch.testing.assert_close(first, eager)
+    torch.testing.assert_close(second, again)  # a replay reads the new inputs
 
 
 def test_checkpoint_text_embeddings_spare_the_text_model(tmp_path):

@@ -110,7 +110,7 @@ def diagnose_call(
     tokens = model.video_tokens(
         inputs.context, inputs.noise_future, torch.ones(b), inputs.text, inputs.proprio
     )
-    from policies.wam.policy import denoise_actions
+    from policies.wam.denoise import denoise_actions
 
     def actions_for(hidden):
         return denoise_actions(model, hidden, inputs.action_noise, inputs.text, inputs.proprio, policy.levels)

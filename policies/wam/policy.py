@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from policies.base import Policy, PolicySpec
 from policies.registry import register_policy
 from policies.wam.checkpoint import WEIGHTS, load_inference, load_weights, read_config
 from policies.wam.config import WAMConfig
+from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
 from policies.wam.normalize import denormalize
@@ -64,9 +66,11 @@ class WAMPolicy(Policy):
         execute_horizon: int | None = None,
         precision: str = "auto",
         replan_steps: int | None = None,
+        cuda_graphs: bool = True,
     ) -> None:
         """`replan_steps` (`agra-bench run --replan-steps N`): actions executed per call, in
-        1..chunk; it overrides the checkpoint's execute horizon (more closed-loop when smaller)."""
+        1..chunk; it overrides the checkpoint's execute horizon (more closed-loop when smaller).
+        `cuda_graphs`: on a CUDA device, replay the denoising loop from CUDA graphs (denoise.py)."""
         if not checkpoint:
             raise UsageError(
                 f"policy '{self.name}' needs --checkpoint DIR (train one with: agra-bench train)"
@@ -82,6 +86,12 @@ class WAMPolicy(Policy):
         self.levels = flow_levels(self.steps)
         horizon = check_horizon(replan_steps or execute_horizon or config.execute_horizon, config)
         self.spec = PolicySpec(chunk_length=config.chunk, execute_horizon=horizon)
+        self.cuda_graphs = bool(cuda_graphs and self.device.type == "cuda")
+        self.denoise = (
+            GraphedDenoiser(self.model, self.levels, bf16=self.precision == "bf16")
+            if self.cuda_graphs
+            else partial(denoise_actions, self.model, levels=self.levels)
+        )
         self.text = TextEncoder(str(self.device), load_embeddings(Path(checkpoint) / EMBEDDINGS_FILE))
         self.meta = meta
         self._history: dict[int, deque] = {}
@@ -149,7 +159,7 @@ class WAMPolicy(Policy):
             hidden = self.model.run_video(
                 self.model.video_tokens(context, noise_future, torch.ones(b, device=device), text, proprio)
             )
-            actions = denoise_actions(self.model, hidden, actions, text, proprio, self.levels)
+            actions = self.denoise(hidden, actions, text, proprio)
         inputs = ModelInputs(context, noise_future, text, proprio, initial_noise)
         actions = denormalize(actions.clamp(-1, 1), c.action_center, c.action_scale)
         return actions.clamp(-1, 1).cpu().numpy().astype(np.float32), inputs
@@ -163,6 +173,7 @@ class WAMPolicy(Policy):
             "denoise_steps": self.steps,
             "device": str(self.device),
             "precision": self.precision,
+            "cuda_graphs": self.cuda_graphs,
             "train_step": self.meta.get("step"),
         }
 
@@ -174,23 +185,6 @@ def flow_levels(steps: int) -> list[float]:
     scheduler = FlowMatchEulerDiscreteScheduler()
     scheduler.set_timesteps(steps)
     return [float(s) for s in scheduler.sigmas]
-
-
-def denoise_actions(
-    model: WorldActionModel,
-    hidden: list[torch.Tensor],
-    noise: torch.Tensor,
-    text: torch.Tensor,
-    proprio: torch.Tensor,
-    levels: list[float],
-) -> torch.Tensor:
-    """Euler integration of the action velocity from level 1 (noise) to 0, reading fixed video
-    hidden states: the only part of inference that runs once per denoising step."""
-    actions, ones = noise, torch.ones(noise.shape[0], device=noise.device)
-    for level, next_level in zip(levels[:-1], levels[1:], strict=True):
-        velocity = model.predict_actions(hidden, actions, ones * level, text, proprio).float()
-        actions = actions + (next_level - level) * velocity
-    return actions
 
 
 def check_name(name: str, config: WAMConfig, checkpoint: str) -> None:
