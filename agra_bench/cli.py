@@ -6,9 +6,11 @@ exit code 2; no traceback reaches the user.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +33,37 @@ err_console = Console(stderr=True)
 LIST_WHAT = ("suites", "tasks", "policies", "perturbations", "protocols")
 
 
+def with_env_options(command):
+    """Give `command` one option per command-line field of `EnvSettings` (envs/settings.py),
+    passed to it in `**env_options`: a new env option reaches `run` with no edit here.
+
+    typer reads a command's options from its signature and type hints, so this extends both."""
+    from agra_bench.envs.settings import EnvSettings
+
+    hints = typing.get_type_hints(EnvSettings)
+    own_hints = typing.get_type_hints(command, include_extras=True)  # evaluated, typer options kept
+    signature = inspect.signature(command)
+    kept = [
+        p.replace(annotation=own_hints[p.name])
+        for p in signature.parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    added = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=f.default,
+            annotation=Annotated[hints[f.name], typer.Option(help=f.metadata["help"])],
+        )
+        for f in EnvSettings.command_line_fields()
+    ]
+    command.__signature__ = signature.replace(parameters=[*kept, *added])
+    command.__annotations__ = {**own_hints, **{p.name: p.annotation for p in added}}
+    return command
+
+
 @app.command()
+@with_env_options
 def run(
     policy: Annotated[
         str,
@@ -49,28 +81,24 @@ def run(
     env_groups: Annotated[
         int, typer.Option(help="local executor: 1 = one policy call per step for all envs, 2 = pipelined")
     ] = 1,
-    max_steps: Annotated[int | None, typer.Option(help="step cap override [protocol's cap]")] = None,
     video: Annotated[int, typer.Option(help="MP4s saved per task and arm")] = 0,
     checkpoint: str | None = None,
     executor: Annotated[str, typer.Option(help="local or ray")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address [start a local one]")] = None,
-    protocol: Annotated[
-        str, typer.Option(help="openpi (default) or libero; see: agra-bench list protocols")
-    ] = ("openpi"),
     replan_steps: Annotated[
         int | None,
         typer.Option(help="actions executed per policy call: openpi:// [5], wam/agra [checkpoint's]"),
     ] = None,
-    image_size: int = 128,
-    render_quality: Annotated[str, typer.Option(help="standard, tuned or fast")] = "tuned",
     render_every_step: Annotated[
         bool,
         typer.Option(help="render every camera at every step, not only what the policy sees (for checks)"),
     ] = False,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    **env_options,
 ) -> None:
     """Run closed-loop episodes and write DIR/<run_id>/episodes.parquet and manifest.json."""
     from agra_bench.config import RunConfig
+    from agra_bench.envs.settings import EnvSettings
     from agra_bench.runner import run as run_episodes
 
     config = RunConfig(
@@ -85,15 +113,12 @@ def run(
         out=out,
         workers=workers,
         env_groups=env_groups,
-        max_steps=max_steps,
         video=video,
         checkpoint=checkpoint,
         executor=executor,
         address=address,
-        protocol=protocol,
         replan_steps=replan_steps,
-        image_size=image_size,
-        render_quality=render_quality,
+        env=EnvSettings(**env_options),
         render_every_step=render_every_step,
     )
     summary = run_episodes(config, show_progress=progress, console=err_console)

@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_exists, check_int, unknown
 from agra_bench.identity import CONDITION
-from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
+from agra_bench.protocol import get_protocol
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
@@ -39,15 +39,12 @@ class RunConfig:
     out: Path = Path("results")
     workers: int = 1
     env_groups: int = 1  # local executor: worker groups that alternate (see local_executor)
-    max_steps: int | None = None
     video: int = 0
     checkpoint: str | None = None
     executor: str = "local"
     address: str | None = None  # Ray cluster address for --executor ray (None: start a local one)
-    protocol: str = DEFAULT_PROTOCOL
     replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
-    image_size: int = 128
-    render_quality: str = "tuned"
+    env: EnvSettings = field(default_factory=EnvSettings)  # image size, render quality, protocol, cap
     render_every_step: bool = False  # off: render on demand (same results; not in the identity)
     task_ids: list[int] = field(init=False)
     arms: list[Arm] = field(init=False)
@@ -56,7 +53,9 @@ class RunConfig:
         self.out = Path(self.out)
         resolve_policy_name(self.policy)
         suite_kind(self.suite)
-        proto = get_protocol(self.protocol)
+        if not isinstance(self.env, EnvSettings):
+            self.env = EnvSettings(**self.env)  # from a dict (a manifest's config)
+        proto = get_protocol(self.env.protocol)
         if self.episodes is None:
             self.episodes = proto.episodes_per_task
         for name, value, low in (
@@ -68,7 +67,6 @@ class RunConfig:
             ("replan-steps", self.replan_steps, 1),
         ):
             check_int(name, value, low)
-        self.env_settings()  # validates image size, render quality and the step cap
         if self.executor not in EXECUTORS:
             raise unknown("executor", self.executor, EXECUTORS)
         if self.address is not None and self.executor != "ray":
@@ -81,13 +79,13 @@ class RunConfig:
         check_writable(self.out)
 
     def env_settings(self) -> EnvSettings:
-        """How this run's envs are built."""
-        return EnvSettings(self.image_size, self.render_quality, self.protocol, self.step_cap())
+        """How this run's envs are built, with the step cap resolved for the suite."""
+        return replace(self.env, max_steps=self.step_cap())
 
     def step_cap(self) -> int:
-        if self.max_steps is not None:
-            return self.max_steps
-        return get_protocol(self.protocol).step_cap(self.suite)
+        if self.env.max_steps is not None:
+            return self.env.max_steps
+        return get_protocol(self.env.protocol).step_cap(self.suite)
 
     @functools.cached_property
     def checkpoint_sha1(self) -> str | None:
@@ -100,12 +98,23 @@ class RunConfig:
             "policy": self.policy,
             "checkpoint_sha1": self.checkpoint_sha1,
             "suite": self.suite,
-            "protocol": self.protocol,
+            "protocol": self.env.protocol,
             "max_steps": self.step_cap(),
-            "image_size": self.image_size,
-            "render_quality": self.render_quality,
+            "image_size": self.env.image_size,
+            "render_quality": self.env.render_quality,
         }
         return {name: values[name] for name in CONDITION}
+
+    def other_env_settings(self) -> dict:
+        """Env settings outside the condition columns that differ from their defaults (a newer
+        env option, once set), keyed `env.<name>`: part of the identity, so that setting one
+        makes another run, while runs that leave it alone keep their ids."""
+        defaults = asdict(EnvSettings())
+        return {
+            f"env.{name}": value
+            for name, value in asdict(self.env).items()
+            if name not in CONDITION and value != defaults[name]
+        }
 
     def identity(self) -> dict:
         """The condition and the planned episodes; hashed into the run id. The checkpoint counts
@@ -114,6 +123,7 @@ class RunConfig:
         return {
             **optional,
             **self.condition(),
+            **self.other_env_settings(),
             "task_ids": self.task_ids,
             "episodes": self.episodes,
             "arms": [[a.name, a.severity] for a in self.arms],

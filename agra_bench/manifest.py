@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ MANIFEST_FILE = "manifest.json"
 
 
 def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, Any]:
-    quality = get_render_quality(config.render_quality)
+    quality = get_render_quality(config.env.render_quality)
     return {
         "run_id": config.run_id(),
         "schema_version": SCHEMA_VERSION,
@@ -29,11 +30,12 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
         "config": config.to_dict(),
         "identity": config.identity(),
         "policy": policy_info,
-        "protocol": get_protocol(config.protocol).to_dict(),
+        "protocol": get_protocol(config.env.protocol).to_dict(),
         "step_cap": config.step_cap(),
         "image_convention": IMAGE_CONVENTION,
         "cameras": CAMERAS,
-        "image_size": config.image_size,
+        "env": asdict(config.env_settings()),  # every env option, new ones included
+        "image_size": config.env.image_size,
         "render_quality": {
             "name": quality.name,
             "msaa_samples": quality.msaa_samples,

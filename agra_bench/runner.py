@@ -95,7 +95,7 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             policy_options=policy_options,
             env=config.env_settings(),
             arms=tuple(config.arms),
-            fps=get_protocol(config.protocol).control_freq_hz,
+            fps=get_protocol(config.env.protocol).control_freq_hz,
             render_every_step=config.render_every_step,
         )
         summary = RunSummary(run_id, run_dir, len(keys), len(keys) - len(todo), 0, 0, 0, retried)

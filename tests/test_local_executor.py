@@ -24,7 +24,11 @@ POLICY = "tests.helpers.batch_policies:RecordBatches"
 
 def setup(tmp_path, policy=POLICY, episodes=4, max_steps=6, options=None):
     config = RunConfig(
-        policy=policy, suite="robosuite_lift", episodes=episodes, max_steps=max_steps, out=tmp_path
+        policy=policy,
+        suite="robosuite_lift",
+        episodes=episodes,
+        env=EnvSettings(max_steps=max_steps),
+        out=tmp_path,
     )
     settings = WorkerSettings(
         run_dir=str(tmp_path),

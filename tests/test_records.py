@@ -180,9 +180,12 @@ def test_resuming_a_run_written_by_a_newer_version_is_one_line(tmp_path):
     import pyarrow as pa
 
     from agra_bench.config import RunConfig
+    from agra_bench.envs.settings import EnvSettings
     from tests.conftest import run_cli
 
-    config = RunConfig(policy="random", suite="robosuite_lift", episodes=1, max_steps=2, out=tmp_path)
+    config = RunConfig(
+        policy="random", suite="robosuite_lift", episodes=1, env=EnvSettings(max_steps=2), out=tmp_path
+    )
     run_dir = tmp_path / config.run_id()
     run_dir.mkdir()
     newer = pa.Table.from_pylist([{**make_row("a", 0), "schema_version": 99}], schema=EPISODE_SCHEMA)

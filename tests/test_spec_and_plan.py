@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agra_bench.config import RunConfig
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, did_you_mean
 from agra_bench.plan import episode_seed, plan_episodes
 from agra_bench.protocol import OPENPI_PROTOCOL, Protocol, get_protocol
@@ -98,18 +99,46 @@ def test_run_id_is_stable_and_ignores_workers_and_video(tmp_path):
     assert a.step_cap() == 300
 
 
+def test_env_settings_reach_run_and_its_identity_from_one_place(tmp_path):
+    """`run`'s env options are built from EnvSettings' fields (cli.with_env_options), so a new
+    field with a help text is an option with no edit to cli.py or config.py; a setting outside
+    the condition columns joins the identity only when it is not its default, so the run ids
+    of runs that leave it alone do not move."""
+    import typer
+
+    from agra_bench import cli
+
+    run_options = {p.name for p in typer.main.get_command(cli.app).commands["run"].params}
+    fields = {f.name for f in EnvSettings.command_line_fields()}
+    assert fields == {"image_size", "render_quality", "protocol", "max_steps"} and fields <= run_options
+    plain = RunConfig(policy="random", suite="robosuite_lift", episodes=2, out=tmp_path)
+    assert not [k for k in plain.identity() if k.startswith("env.")]
+    other = RunConfig(
+        policy="random",
+        suite="robosuite_lift",
+        episodes=2,
+        out=tmp_path,
+        env=EnvSettings(render_images=False),
+    )
+    assert other.identity()["env.render_images"] is False and other.run_id() != plain.run_id()
+    small = RunConfig(
+        policy="random", suite="robosuite_lift", episodes=2, out=tmp_path, env=EnvSettings(image_size=64)
+    )
+    assert small.condition()["image_size"] == 64 and small.run_id() != plain.run_id()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"episodes": 0}, "bad --episodes 0"),
         ({"workers": 0}, "bad --workers 0"),
-        ({"max_steps": 0}, "bad --max-steps 0"),
+        ({"env": {"max_steps": 0}}, "bad --max-steps 0"),
         ({"executor": "slurm"}, "unknown executor 'slurm'"),
         ({"tasks": "3"}, "task id 3 out of range for robosuite_lift; valid: 0-0"),
         ({"tasks": "x"}, "bad --tasks value 'x'"),
         ({"policy": "randon"}, "did you mean 'random'"),
         ({"suite": "robosuite_lfit"}, "did you mean 'robosuite_lift'"),
-        ({"render_quality": "ultra"}, "unknown render quality 'ultra'"),
+        ({"env": {"render_quality": "ultra"}}, "unknown render quality 'ultra'"),
     ],
 )
 def test_config_rejects_bad_values(tmp_path, kwargs, message):

@@ -3,13 +3,17 @@ its workers), `collect`, `diagnose`, `perturb preview` and the benchmarks.
 
 The task (suite, task id) and the perturbation arm are chosen per episode, so they are not here:
 `settings.make(suite, task_id)` builds the env of a task, and `env.set_arm(arm)` chooses the arm.
-A new env option is a field here and the env code that reads it (`envs/base.py`); `run` shows
-it on the command line through `RunConfig.env_settings()`.
+
+A new env option touches two files: a field here and the env code that reads it (`envs/base.py`).
+A field with a `help` in its metadata is an option of `agra-bench run` (cli.py builds the
+options from these fields), is validated here, is written into the run manifest, and, when set
+to other than its default, joins the run identity (config.py). Fields without `help` are for
+code only.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from agra_bench.envs.rendering import get_render_quality
@@ -24,10 +28,15 @@ MAX_IMAGE_SIZE = 1024  # a sanity bound: policies read 64-512 px frames; more on
 
 @dataclass(frozen=True)
 class EnvSettings:
-    image_size: int = 128  # square frames of both cameras
-    render_quality: str = "tuned"  # standard, tuned or fast (envs/rendering.py)
-    protocol: str = DEFAULT_PROTOCOL  # settle steps and step caps (protocol.py)
-    max_steps: int | None = None  # step cap override [the protocol's cap for the suite]
+    image_size: int = field(default=128, metadata={"help": "pixels of both cameras' square frames"})
+    render_quality: str = field(
+        default="tuned", metadata={"help": "standard, tuned or fast"}
+    )  # envs/rendering.py
+    protocol: str = field(
+        default=DEFAULT_PROTOCOL,
+        metadata={"help": "openpi (default) or libero; see: agra-bench list protocols"},
+    )  # settle steps and step caps (protocol.py)
+    max_steps: int | None = field(default=None, metadata={"help": "step cap override [protocol's cap]"})
     render_images: bool = True  # False: physics only (the oracle, collect's state pass)
 
     def __post_init__(self) -> None:
@@ -45,3 +54,8 @@ class EnvSettings:
     def options(self) -> dict:
         """These settings as keyword arguments of `make_env` (and of an env factory)."""
         return asdict(self)
+
+    @classmethod
+    def command_line_fields(cls) -> list[Field]:
+        """The fields that `agra-bench run` offers as options (those with a `help`)."""
+        return [f for f in fields(cls) if "help" in f.metadata]
