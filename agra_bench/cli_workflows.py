@@ -33,6 +33,9 @@ def collect(
     keep_failures: Annotated[bool, typer.Option(help="also keep episodes the oracle failed")] = False,
     render: Annotated[bool, typer.Option(help="run the render pass (images from stored states)")] = True,
     segmentation: Annotated[bool, typer.Option(help="store object segmentation maps too")] = True,
+    action_noise: Annotated[
+        float, typer.Option(help="std of noise on executed arm actions; labels stay clean (DART)")
+    ] = 0.0,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Scripted-oracle demonstrations in LIBERO's HDF5 layout (states first, then a render pass)."""
@@ -54,6 +57,7 @@ def collect(
         keep_failures,
         render,
         segmentation,
+        action_noise,
     )
     table = Table("task", "demos kept", "oracle failures", "file")
     for result in collect_demos(job, task_ids, workers, progress):

@@ -134,6 +134,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("collect", "--seed"): [("-1", ">= 0")],
     ("collect", "--workers"): [("0", ">= 1")],
     ("collect", "--image-size"): [("0", "8-1024")],
+    ("collect", "--action-noise"): [("-0.1", "0-1"), ("2", "0-1"), ("x", "valid number")],
     ("train", "--policy"): [("agr", "wam, agra")],
     ("train", "--data"): [(MISSING, "HDF5"), (A_DIR + "/empty", "HDF5"), (NOT_HDF5, "HDF5")],
     ("train", "--out"): [(A_FILE, "writable folder")],

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from agra_bench.demos import CollectJob, collect_task
+from agra_bench.demos.collect import NoisyExecution
 from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec
 from agra_bench.demos.layout import validate_file
 from agra_bench.envs import make_env
 from agra_bench.errors import UsageError
+from policies.base import PolicySpec
 from tests.conftest import run_cli
 
 LIBERO_KEYS = [
@@ -184,3 +186,59 @@ def test_data_folders_expand_to_their_hdf5_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="holds no .hdf5"):
         demo_file_paths([tmp_path / "empty"])
+
+
+class _SteadyArm:
+    """A chunk-1 stand-in for the oracle: the same action at every step."""
+
+    name, spec = "steady", PolicySpec(chunk_length=1, execute_horizon=1)
+    action = np.array([[[0.1, -0.2, 0.3, 0.0, 0.0, 0.05, -1.0]]], np.float32)
+
+    def reset(self, slot, seed):
+        pass
+
+    def act(self, obs, slots):
+        return self.action.copy()
+
+    def close(self):
+        pass
+
+
+def test_noisy_execution_perturbs_the_arm_and_keeps_the_clean_label():
+    noisy = NoisyExecution(_SteadyArm(), sigma=0.2)
+    noisy.reset(0, seed=7)
+    first = noisy.act({}, [0])
+    assert np.array_equal(noisy.clean, _SteadyArm.action)  # the label
+    assert first[0, 0, 6] == -1.0 and not np.allclose(first[0, 0, :6], _SteadyArm.action[0, 0, :6])
+    assert np.abs(first).max() <= 1.0
+    noisy.reset(0, seed=7)
+    assert np.array_equal(noisy.act({}, [0]), first)  # seeded by the episode
+    noisy.reset(0, seed=8)
+    assert not np.array_equal(noisy.act({}, [0]), first)
+
+
+@pytest.mark.sim
+def test_dart_collection_records_clean_labels_along_a_noisy_path(tmp_path):
+    """`--action-noise`: the stored states follow the executed (noisy) actions, the stored
+    actions are the oracle's clean ones, so replaying them leaves the stored path."""
+    job = CollectJob(
+        "robosuite_lift", 0, 1, tmp_path / "lift.hdf5", image_size=32, render=False, keep_failures=True,
+        action_noise=0.3,
+    )  # fmt: skip
+    collect_task(job)
+    with h5py.File(tmp_path / "lift.hdf5.partial", "r") as handle:
+        demo = handle["data/demo_0"]
+        states, actions = demo["states"][()], demo["actions"][()]
+        seed, init = int(demo.attrs["seed"]), int(demo.attrs["init_state_id"])
+        assert demo.attrs["action_noise"] == 0.3
+    env = make_env("robosuite_lift", 0, image_size=32, render_images=False)
+    try:
+        env.reset(seed=seed, options={"init_state_id": init})
+        assert np.array_equal(env.flat_state(), states[0])
+        gaps = []
+        for t, action in enumerate(actions[:20]):
+            env.step(action)
+            gaps.append(np.abs(env.flat_state() - states[t + 1]).max())
+        assert max(gaps) > 1e-4  # the clean labels were not what the simulator executed
+    finally:
+        env.close()

@@ -36,6 +36,8 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     check_int("episodes", job.episodes, 1)
     check_int("seed", job.seed, 0)
     check_int("workers", workers, 1)
+    if not 0 <= job.action_noise <= 1:
+        raise UsageError(f"bad --action-noise {job.action_noise}; valid: a number in 0-1")
     EnvSettings(image_size=job.image_size)  # validates
     if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several; valid: one arm")

@@ -12,6 +12,13 @@ Two passes per task, both resumable:
 
 Work goes to `<file>.partial` and is renamed over `<file>` when both passes are complete;
 rerunning the command after a crash continues where it stopped.
+
+`action_noise` (`collect --action-noise SIGMA`) collects DART-style demonstrations: Gaussian
+noise of that standard deviation is added to the arm dims (0-5) of the action the simulator
+executes, while the demo records the oracle's clean action. The oracle plans from the true
+state at every step, so each demo then also shows how to recover from states a little off the
+clean path. A policy trained by behaviour cloning drifts into exactly such states, and only
+clean demonstrations never show the way back.
 """
 
 from __future__ import annotations
@@ -47,6 +54,35 @@ class CollectJob:
     keep_failures: bool = False
     render: bool = True
     segmentation: bool = True  # per-pixel object index maps beside the frames (render pass)
+    action_noise: float = 0.0  # std of the noise on executed arm actions; the label stays clean
+
+
+class NoisyExecution:
+    """Wraps a chunk-1 policy: `act` returns its action plus Gaussian noise on the arm dims,
+    and `clean` holds the action before the noise (the demonstration's label). Seeded per
+    episode from the episode seed, so a demo is reproducible."""
+
+    ARM_DIMS = slice(0, 6)  # the gripper command stays as the oracle gave it
+
+    def __init__(self, policy, sigma: float) -> None:
+        if policy.spec.chunk_length != 1:
+            raise ValueError("noisy execution labels one action per step: the policy's chunk must be 1")
+        self.policy, self.sigma, self.spec, self.name = policy, sigma, policy.spec, policy.name
+        self.clean = np.zeros((1, 1, 7), np.float32)
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, slot: int, seed: int) -> None:
+        self.policy.reset(slot, seed)
+        self._rng = np.random.default_rng([seed, 0xDA127])
+
+    def act(self, obs: dict, slots) -> np.ndarray:
+        self.clean = np.asarray(self.policy.act(obs, slots), np.float32)
+        noisy = self.clean.copy()
+        noisy[..., self.ARM_DIMS] += self._rng.normal(0.0, self.sigma, noisy[..., self.ARM_DIMS].shape)
+        return np.clip(noisy, -1.0, 1.0)
+
+    def close(self) -> None:
+        self.policy.close()
 
 
 def task_file(out: Path, task_name: str, n_tasks: int) -> Path:
@@ -109,8 +145,10 @@ class StateRecorder(EpisodeObserver):
 
     KEYS = ("states", "actions", "rewards", "ee_states", "gripper_states", "joint_states", "robot_states")
 
-    def __init__(self) -> None:
+    def __init__(self, labels: NoisyExecution | None = None) -> None:
+        """`labels`: record its clean action instead of the executed one (DART collection)."""
         self.rows: dict[str, list] = {k: [] for k in self.KEYS}
+        self.labels = labels
 
     def before_step(self, run, action: np.ndarray) -> None:
         self.rows["states"].append(run.env.flat_state())
@@ -118,7 +156,8 @@ class StateRecorder(EpisodeObserver):
             self.rows[key].append(value)
 
     def after_step(self, run, action: np.ndarray, terminated: bool, truncated: bool) -> None:
-        self.rows["actions"].append(np.asarray(action, dtype=np.float64))
+        label = action if self.labels is None else self.labels.clean.reshape(-1, 7)[0]
+        self.rows["actions"].append(np.asarray(label, dtype=np.float64))
         self.rows["rewards"].append(np.uint8(terminated))
 
 
@@ -134,6 +173,8 @@ def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
     if not todo:
         return
     env, policy = _build_env(job, render=False), make_policy("scripted")
+    if job.action_noise > 0:
+        policy = NoisyExecution(policy, job.action_noise)
     for key, value in _file_attrs(env, job).items():
         data.attrs[key] = value
     for episode in todo:
@@ -142,7 +183,7 @@ def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
         key = EpisodeKey(
             job.suite, job.task_id, episode, init_state, seed, env.perturbation_name, 0, job.split
         )
-        recorder = StateRecorder()
+        recorder = StateRecorder(policy if job.action_noise > 0 else None)
         result = run_episode(env, policy, key, observers=(recorder,))
         rows, success = recorder.rows, result.success and result.steps > 0
         if success or (job.keep_failures and result.steps > 0):
@@ -167,6 +208,7 @@ def state_pass(job: CollectJob, data: h5py.Group, report) -> None:
                     "init_state": arrays["states"][0],
                     "perturbation": env.perturbation_name,
                     "perturb_params": json.dumps(env.perturb_params, default=str),
+                    "action_noise": job.action_noise,
                     "instruction": env.task.instruction,
                 },
             )
