@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -70,8 +71,6 @@ def run_figures(command: list[str], log: Path, timeout: float) -> tuple[dict[str
 
 def untrained_checkpoint(folder: Path, preset: str, kit: Path) -> Path:
     """A `wam` checkpoint with fresh weights, and the kit's instruction embeddings beside them."""
-    import shutil
-
     import torch
 
     from policies.wam.checkpoint import save_inference
@@ -154,8 +153,6 @@ def main() -> None:
     sizes = SMOKE if args.cpu_smoke else GPU
     args.out.mkdir(parents=True, exist_ok=True)
     logs = args.out
-    import shutil
-
     shutil.rmtree(args.scratch, ignore_errors=True)  # a fresh slice: an old table would be resumed
     args.scratch.mkdir(parents=True)
     device = device_name(sizes)
