@@ -10,7 +10,7 @@
 # Data and training folders live outside the repository (AGRA_DATA, default ../data); every
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
-# OBJECT_TASKS, WORKERS, NICE.
+# OBJECT_TASKS, WORKERS, NICE, LIFT_ACTION_NOISE (the DART demos' noise; 0 = clean demos only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -22,6 +22,9 @@ OBJECT_SEEDS=${OBJECT_SEEDS:-"0 1"}
 OBJECT_TASKS=${OBJECT_TASKS:-0,1}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
+# Lift trains on the clean demos plus as many DART demos (noise on executed actions, clean
+# labels): at step 1000, 15/20 init states against 9/20 from clean demos alone (docs/wam.md).
+LIFT_ACTION_NOISE=${LIFT_ACTION_NOISE:-0.3}
 ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
 ROBOSUITE_ARMS="${ARMS/distractor,/}"  # distractor places objects in LIBERO scenes only
 OUT="$REPO/results/reference"
@@ -38,8 +41,18 @@ stage() {  # stage NAME: run do_NAME and print its wall time
 do_collect() {
     $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
         --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift"
+    if [ "$LIFT_ACTION_NOISE" != 0 ]; then
+        $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
+            --action-noise "$LIFT_ACTION_NOISE" --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift_dart"
+    fi
     $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
         --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
+}
+
+ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (lift on DART data: "-dart")
+    local tag=""
+    [ "$2" = robosuite_lift ] && [ "$LIFT_ACTION_NOISE" != 0 ] && tag="-dart"
+    echo "$1-$2$tag-s$3"
 }
 
 checkpoints() {  # lines "policy suite seed steps"
@@ -52,7 +65,9 @@ checkpoints() {  # lines "policy suite seed steps"
 do_train() {
     checkpoints | while read -r policy suite seed steps; do
         echo "-- train $policy $suite seed $seed ($steps steps)"
-        $BENCH train --policy "$policy" --data "$DATA/$suite" --out "$DATA/ckpt/$policy-$suite-s$seed" \
+        extra=()
+        [ "$suite" = robosuite_lift ] && [ "$LIFT_ACTION_NOISE" != 0 ] && extra=(--data "$DATA/robosuite_lift_dart")
+        $BENCH train --policy "$policy" --data "$DATA/$suite" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")" \
             --config tiny --steps "$steps" --seed "$seed" --save-every 500 --snapshot-every 500
     done
 }
@@ -63,7 +78,7 @@ do_run() {
         arms=$([ "$suite" = libero_object ] && echo "$ARMS" || echo "$ROBOSUITE_ARMS")
         for split in id ood; do
             echo "-- run $policy $suite seed $seed, $split"
-            $BENCH run --policy "$policy" --checkpoint "$DATA/ckpt/$policy-$suite-s$seed" --suite "$suite" \
+            $BENCH run --policy "$policy" --checkpoint "$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")" --suite "$suite" \
                 --tasks "$tasks" --perturb "$arms" --severity 3 --split "$split" --image-size 64 \
                 --workers "$WORKERS" --no-progress --out "$OUT/runs"
         done
@@ -76,8 +91,8 @@ do_report() {
 
 do_export() {
     checkpoints | while read -r policy suite seed steps; do
-        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$DATA/ckpt/$policy-$suite-s$seed" \
-            "$OUT/checkpoints/$policy-$suite-s$seed"
+        name=$(ckpt "$policy" "$suite" "$seed")
+        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$DATA/ckpt/$name" "$OUT/checkpoints/$name"
     done
 }
 
