@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 DATA=${AGRA_DATA:-$(cd .. && pwd)/data}
-LIFT_STEPS=${LIFT_STEPS:-4000}
+LIFT_STEPS=${LIFT_STEPS:-2000}
 OBJECT_STEPS=${OBJECT_STEPS:-6000}
 LIFT_SEEDS=${LIFT_SEEDS:-"0 1 2"}
 OBJECT_SEEDS=${OBJECT_SEEDS:-"0 1"}
