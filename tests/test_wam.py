@@ -18,6 +18,7 @@ from policies.wam.config import make_config
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead
 from policies.wam.model import WorldActionModel
+from policies.wam.teacher_cache import cache_path
 from policies.wam.teachers import make_teacher
 from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, load_embeddings, save_embeddings
 from policies.wam.train import TrainSettings, batch_indices, train
@@ -139,6 +140,20 @@ def test_graph_replay_matches_eager_denoising_on_cuda():
         again = denoise_actions(model, hidden, noise * 0.5, text, proprio, levels)
     torch.testing.assert_close(first, eager)
     torch.testing.assert_close(second, again)  # a replay reads the new inputs
+
+
+def test_teacher_caches_of_same_named_files_do_not_collide(tmp_path):
+    """LIBERO names every file of a task alike: `a/Lift_demo.hdf5` and `b/Lift_demo.hdf5` (clean
+    and DART demos) once shared one teacher cache, and AGRA training then read out of range."""
+    first, second = tmp_path / "a" / "Lift_demo.hdf5", tmp_path / "b" / "Lift_demo.hdf5"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_bytes(b"x")
+    paths = {cache_path(tmp_path, "mobilenet_v2", 8, p) for p in (first, second)}
+    assert len(paths) == 2 and all(p.name.startswith("Lift_demo-") for p in paths)
+    before = cache_path(tmp_path, "mobilenet_v2", 8, first)
+    first.write_bytes(b"recollected")  # new content: the old features must not be reused
+    assert cache_path(tmp_path, "mobilenet_v2", 8, first) != before
 
 
 def test_checkpoint_text_embeddings_spare_the_text_model(tmp_path):

@@ -1,6 +1,6 @@
 """Teacher features computed once per dataset frame and stored beside the training run.
 
-For each demonstration file, `OUT/teacher_cache/<teacher>-g<grid>/<file>.h5` holds, per demo,
+For each demonstration file, `OUT/teacher_cache/<teacher>-g<grid>/<file>-<key>.h5` holds, per demo,
 `agentview` and `eye_in_hand` arrays of shape (T, C, grid, grid) in float16: the teacher's
 patch features interpolated to the WAM's token grid. The training loop reads them with the
 same indices as the frames, so AGRA adds one small read and one MLP per step, not a teacher
@@ -9,6 +9,7 @@ forward pass.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -25,7 +26,13 @@ CAMERAS = {"agentview": "agentview_rgb", "eye_in_hand": "eye_in_hand_rgb"}
 
 
 def cache_path(out_dir: Path, teacher: str, grid: int, data_file: Path) -> Path:
-    return Path(out_dir) / "teacher_cache" / f"{teacher}-g{grid}" / f"{Path(data_file).stem}.h5"
+    """One cache per data file, named by its stem and a hash of its path, size and mtime: LIBERO
+    names every file of a task alike (two folders of `Lift_demo.hdf5` once shared one cache),
+    and a file recollected in place must not reuse the old features."""
+    data_file = Path(data_file).resolve()
+    stat = data_file.stat()
+    key = hashlib.sha1(f"{data_file}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+    return Path(out_dir) / "teacher_cache" / f"{teacher}-g{grid}" / f"{data_file.stem}-{key}.h5"
 
 
 @torch.no_grad()
