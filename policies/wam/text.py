@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 
 from agra_bench.errors import UsageError
 
@@ -24,13 +24,10 @@ EMBEDDINGS_FILE = "text_embeddings.safetensors"
 def save_embeddings(path: Path, embeddings: dict[str, torch.Tensor]) -> None:
     """Write {instruction: (384,)} as one (N, 384) tensor, the instructions in the metadata."""
     instructions = sorted(embeddings)
-    table = torch.stack([embeddings[i].float().cpu() for i in instructions]) if instructions else None
+    rows = [embeddings[i].float().cpu() for i in instructions]
+    table = torch.stack(rows) if rows else torch.zeros(0, TEXT_DIM)
     tmp = Path(path).with_name(Path(path).name + ".tmp")
-    save_file(
-        {"embeddings": table if table is not None else torch.zeros(0, TEXT_DIM)},
-        str(tmp),
-        metadata={"instructions": json.dumps(instructions)},
-    )
+    save_file({"embeddings": table}, str(tmp), metadata={"instructions": json.dumps(instructions)})
     tmp.replace(path)
 
 
@@ -41,7 +38,7 @@ def load_embeddings(path: Path) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             instructions = json.loads((handle.metadata() or {}).get("instructions", "[]"))
-        table = load_file(str(path))["embeddings"]
+            table = handle.get_tensor("embeddings")
     except Exception as exc:  # a truncated or foreign file
         raise UsageError(f"'{path}' is not a text-embeddings file: {str(exc).splitlines()[0]}") from None
     if table.shape != (len(instructions), TEXT_DIM):
