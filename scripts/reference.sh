@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The reference AGRA-vs-WAM experiment, one command, resumable at every stage:
-#   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed) -> run (clean arm
-#   and the visual families at severity 3, ID and OOD, all 50 init states) -> report -> export
-#   (bf16 EMA checkpoints into results/reference/checkpoints/).
+#   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed) -> export (bf16
+#   EMA checkpoints into results/reference/checkpoints/) -> run (the exported checkpoints, so a
+#   fresh clone reproduces the committed runs: clean arm and the visual families at severity 3,
+#   ID and OOD, all 50 init states) -> diagnose (one wam and one agra checkpoint) -> report.
 #
 #   scripts/reference.sh                 # every stage
-#   scripts/reference.sh train run       # some stages (each skips or resumes finished work)
+#   scripts/reference.sh train export    # some stages (each skips or resumes finished work)
 #
 # Data and training folders live outside the repository (AGRA_DATA, default ../data); every
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
-# OBJECT_TASKS, WORKERS, NICE, LIFT_ACTION_NOISE (the DART demos' noise; 0 = clean demos only).
+# OBJECT_TASKS, POLICIES, SPLITS, WORKERS, NICE, LIFT_ACTION_NOISE (the DART demos' noise;
+# 0 = clean demos only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -20,6 +22,8 @@ OBJECT_STEPS=${OBJECT_STEPS:-6000}
 LIFT_SEEDS=${LIFT_SEEDS:-"0 1 2"}
 OBJECT_SEEDS=${OBJECT_SEEDS:-"0 1"}
 OBJECT_TASKS=${OBJECT_TASKS:-0,1}
+POLICIES=${POLICIES:-"wam agra"}
+SPLITS=${SPLITS:-"id ood"}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
 # Lift trains on the clean demos plus as many DART demos (noise on executed actions, clean
@@ -56,7 +60,7 @@ ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (lift on DART dat
 }
 
 checkpoints() {  # lines "policy suite seed steps"
-    for policy in wam agra; do
+    for policy in $POLICIES; do
         for seed in $LIFT_SEEDS; do echo "$policy robosuite_lift $seed $LIFT_STEPS"; done
         for seed in $OBJECT_SEEDS; do echo "$policy libero_object $seed $OBJECT_STEPS"; done
     done
@@ -72,16 +76,34 @@ do_train() {
     done
 }
 
+exported() {  # exported POLICY SUITE SEED: the committed checkpoint (no "-dart": data is not a name)
+    echo "$OUT/checkpoints/$1-$2-s$3"
+}
+
 do_run() {
+    # The clean arm does not depend on the variant pool: it runs once, with the ID split.
     checkpoints | while read -r policy suite seed steps; do
         tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo all)
         arms=$([ "$suite" = libero_object ] && echo "$ARMS" || echo "$ROBOSUITE_ARMS")
-        for split in id ood; do
+        checkpoint=$(exported "$policy" "$suite" "$seed")
+        [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
+        for split in $SPLITS; do
+            [ "$split" = ood ] && arms=${arms#none,}
             echo "-- run $policy $suite seed $seed, $split"
-            $BENCH run --policy "$policy" --checkpoint "$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")" --suite "$suite" \
+            $BENCH run --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
                 --tasks "$tasks" --perturb "$arms" --severity 3 --split "$split" --image-size 64 \
                 --workers "$WORKERS" --no-progress --out "$OUT/runs"
         done
+    done
+}
+
+do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 episodes per task
+    checkpoints | sort -s -u -k1,2 | while read -r policy suite seed steps; do
+        tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo 0)
+        checkpoint=$(exported "$policy" "$suite" "$seed")
+        [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
+        $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
+            --tasks "$tasks" --episodes 2 --image-size 64 --out "$OUT/runs/diagnose-$policy-$suite-s$seed"
     done
 }
 
@@ -89,17 +111,23 @@ do_report() {
     $BENCH report "$OUT/runs" --out "$OUT"
 }
 
-do_export() {
+do_export() {  # finished training runs only: a checkpoint that is still training is not a result
     checkpoints | while read -r policy suite seed steps; do
-        name=$(ckpt "$policy" "$suite" "$seed")
-        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$DATA/ckpt/$name" "$OUT/checkpoints/$name"
+        source="$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")"
+        step=$("$REPO/.venv/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1])).get('step', 0))" \
+            "$source/config.json" 2>/dev/null || echo 0)
+        if [ "$step" != "$steps" ]; then
+            echo "-- skip export of $source: at step $step of $steps (train it first)"
+            continue
+        fi
+        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$source" "$(exported "$policy" "$suite" "$seed")"
     done
 }
 
-stages=${*:-collect train run report export}
+stages=${*:-collect train export run diagnose report}
 for name in $stages; do
     case "$name" in
-        collect|train|run|report|export) stage "$name" ;;
-        *) echo "error: unknown stage '$name'; valid: collect, train, run, report, export" >&2; exit 2 ;;
+        collect|train|export|run|diagnose|report) stage "$name" ;;
+        *) echo "error: unknown stage '$name'; valid: collect, train, export, run, diagnose, report" >&2; exit 2 ;;
     esac
 done

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from agra_bench.errors import UsageError
+from policies.wam.checkpoint import export_inference
 from policies.wam.config import make_config
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead
@@ -280,6 +282,20 @@ def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo)
         )
         assert df["error"].isna().all() and (df["steps"] == 8).all() and (df["policy_calls"] == 2).all()
         assert df.loc[0, "checkpoint"] == str(folder)
+    # The committed reference checkpoints are bf16 exports; they carry the text embeddings and
+    # run as they are, and the manifest names the training seed that reports pair by.
+    exported = export_inference(folder, tmp_path / "exported")
+    weights = load_file(str(exported / "model.safetensors"))
+    assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.bfloat16}
+    assert (exported / EMBEDDINGS_FILE).read_bytes() == (folder / EMBEDDINGS_FILE).read_bytes()
+    df = run_episodes(
+        tmp_path / "runs-exported",
+        f"--policy agra --checkpoint {exported} --suite libero_object"
+        " --tasks 6 --episodes 1 --max-steps 8 --image-size 32",
+    )
+    assert df["error"].isna().all() and (df["steps"] == 8).all()
+    manifest = json.loads(next((tmp_path / "runs-exported").glob("*/manifest.json")).read_text())
+    assert manifest["policy"]["train_seed"] == 0 and manifest["policy"]["train_step"] == 4
     wrong = run_cli(
         "run",
         "--policy",

@@ -1,7 +1,8 @@
 """`agra-bench report`: runs' episode tables in, paper-ready tables, figures and a leaderboard out.
 
 Pipeline: `load` (find, validate, merge, deduplicate) -> `tables` (Wilson intervals, paired
-deltas against the control arm, head-to-head policy comparisons) -> `plots` -> `render`.
+deltas against the control arm, head-to-head policy comparisons) -> `pooled` (one head-to-head
+per split over all perturbed arms, cluster bootstrap) -> `plots` -> `render`.
 Everything written is a pure function of the input rows, so the same runs give the same files.
 """
 
@@ -18,6 +19,7 @@ from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
 from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.load import load_runs
+from agra_bench.report.pooled import pooled_comparisons
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.tables import (
     DEFAULT_COMPARISONS,
@@ -28,12 +30,19 @@ from agra_bench.report.tables import (
     task_summary,
 )
 
+POOLED_TITLE = (
+    "Pooled head-to-head over the perturbed arms of each split (95% interval: bootstrap over "
+    "whole clusters of training seed, task and init state; drop_difference: first policy's drop "
+    "from its clean arm minus the second's)"
+)
+
 
 @dataclass
 class Report:
     out: Path
     leaderboard: pd.DataFrame
     comparisons: pd.DataFrame
+    pooled: pd.DataFrame
     notes: list[str]
     figures: list[plots.Figure]
 
@@ -60,6 +69,7 @@ def build_report(
 
     arms = add_control_deltas(arm_summary(episodes), episodes)
     tasks = task_summary(episodes)
+    pooled = pooled_comparisons(episodes, comparisons)
     comparisons = policy_comparisons(episodes, comparisons)
     board = leaderboard(arms)
     integrity = integrity_table(episodes)
@@ -82,6 +92,7 @@ def build_report(
     _write_csv(tasks, out / "tasks.csv")
     _write_csv(comparisons, out / "comparisons.csv")
     _write_csv(integrity, out / "integrity.csv")
+    _write_csv(pooled, out / "pooled.csv")
 
     header = (
         f"{len(episodes)} episodes from {len(loaded.runs)} run(s): "
@@ -113,10 +124,11 @@ def build_report(
     sections = {
         "Leaderboard": board,
         "Head-to-head (paired on identical episodes)": comparisons,
+        POOLED_TITLE: pooled,
         "Per task": tasks[task_columns].rename(columns={"policy_label": "policy"}),
     }
     if not diagnostics.empty:
         sections["Diagnostics (attention and interventions, means over policy calls)"] = diagnostics
     atomic_write_bytes(out / "index.html", render_html(sections, figures, notes, header).encode())
     atomic_write_bytes(out / "summary.md", render_markdown(sections, figures, notes, header).encode())
-    return Report(out, board, comparisons, notes, figures)
+    return Report(out, board, comparisons, pooled, notes, figures)

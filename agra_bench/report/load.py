@@ -9,6 +9,7 @@ which the HTML and Markdown reports print.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import EPISODE_IDENTITY, UNKNOWN_CONDITION
+from agra_bench.manifest import MANIFEST_FILE
 from agra_bench.records import (
     ADDED_COLUMNS,
     EPISODE_SCHEMA,
@@ -72,6 +74,20 @@ def read_run_table(path: Path) -> pd.DataFrame:
     return rows_to_table(list(rows.values())).to_pandas()
 
 
+def train_seed_of(run_dir: Path) -> int:
+    """The training seed of the run's checkpoint, from its manifest (`policy.train_seed`), or
+    -1 when unknown: policies without one, and runs written before it was recorded. Reports
+    pair a `wam` and an `agra` checkpoint only when their training seeds agree."""
+    try:
+        seed = json.loads((run_dir / MANIFEST_FILE).read_text())["policy"].get("train_seed")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return UNKNOWN_TRAIN_SEED
+    return int(seed) if isinstance(seed, int) else UNKNOWN_TRAIN_SEED
+
+
+UNKNOWN_TRAIN_SEED = -1
+
+
 def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
     """Merge every valid run table below `dirs`; UsageError if none is usable. Column `scored`
     says which episodes enter rates and pairs: those without an error, or every episode (an
@@ -86,6 +102,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         except ValueError as exc:
             notes.append(f"skipped {path}: {exc}")
             continue
+        frame["train_seed"] = train_seed_of(path.parent)
         frames.append(frame)
         runs.append(path.parent)
     if not frames:

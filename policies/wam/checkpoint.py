@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from agra_bench.errors import UsageError
 from agra_bench.records import atomic_write_bytes
 from policies.wam.config import WAMConfig
+from policies.wam.text import EMBEDDINGS_FILE
 
 CONFIG, WEIGHTS, STATE_TENSORS, STATE_JSON = (
     "config.json",
@@ -127,6 +128,9 @@ def export_inference(source: Path, target: Path, dtype: torch.dtype = torch.bflo
     save_inference(
         Path(target), config, cast, {**meta, "exported_from": str(source), "weights_dtype": str(dtype)}
     )
+    embeddings = Path(source) / EMBEDDINGS_FILE  # evaluation on the training tasks needs no text model
+    if embeddings.is_file():
+        atomic_write_bytes(Path(target) / EMBEDDINGS_FILE, embeddings.read_bytes())
     return Path(target)
 
 

@@ -113,6 +113,7 @@ class WAMPolicy(Policy):
             "execute_horizon": horizon,
             "config": json.loads(config.to_json()),
             "train_step": meta.get("step"),
+            "train_seed": meta.get("settings", {}).get("seed"),  # pairs wam and agra runs in reports
         }
 
     def reset(self, slot: int, seed: int) -> None:
@@ -175,6 +176,7 @@ class WAMPolicy(Policy):
             "precision": self.precision,
             "cuda_graphs": self.cuda_graphs,
             "train_step": self.meta.get("step"),
+            "train_seed": self.meta.get("settings", {}).get("seed"),
         }
 
 

@@ -7,6 +7,7 @@ the real schema; only the outcomes are chosen by the test.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from agra_bench.plan import episode_seed
@@ -61,9 +62,13 @@ def episode_row(
     }
 
 
-def write_run(root: Path, run_id: str, rows: list[dict]) -> Path:
+def write_run(root: Path, run_id: str, rows: list[dict], train_seed: int | None = None) -> Path:
+    """The rows as a run table; with `train_seed`, a manifest that records it, as runs of a
+    trained checkpoint's policy do (`policy.train_seed`)."""
     store = EpisodeStore(root / run_id)
     for row in rows:
         store.add(row)
     store.close()
+    if train_seed is not None:
+        (root / run_id / "manifest.json").write_text(json.dumps({"policy": {"train_seed": train_seed}}))
     return store.path

@@ -1,0 +1,135 @@
+"""One pooled head-to-head number per split: does the first policy (agra) keep more success
+under task-irrelevant change than the second (wam), over every perturbed arm at once?
+
+Per-arm deltas on 50 init states have wide intervals; pooling the arms of a split narrows
+them, but the episodes of one scene are not independent: the same training seed, task and
+init state appear once per arm, and a hard scene is hard in every arm. So the interval is a
+*cluster* bootstrap: whole clusters (training seed, suite, task, init state) are resampled
+with replacement, each carrying all of its arms' paired episodes.
+
+Two statistics, both "first minus second", with the same resampled clusters:
+
+- `difference`: success of the first minus success of the second on the perturbed arms,
+  over all pairs (an episode pair = same arm, training seed, task, init state and seed).
+- `drop_difference`: the first policy's change from its own clean arm minus the second's,
+  (first_arm - first_clean) - (second_arm - second_clean), averaged over the same pairs. It
+  separates robustness from clean skill: positive means the first policy loses less. Only
+  clusters where both policies ran the clean arm enter it.
+
+Checkpoints are paired by training seed (`train_seed`, from the run manifests); a seed that
+is unknown (-1) pairs with every seed, as in the per-arm head-to-head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from agra_bench.identity import PAIR_KEY
+from agra_bench.report.load import UNKNOWN_TRAIN_SEED
+from agra_bench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+
+CONTROL = "none"
+#: What must agree for two episodes to pair, besides the policy (and its checkpoint).
+CONDITION = ["suite", "protocol", "max_steps", "image_size", "render_quality"]
+CLUSTER = ["train_seed", "suite", "task_id", "init_state_id"]
+
+
+def cluster_bootstrap(
+    sums: np.ndarray, counts: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Ratio estimate sum(sums) / sum(counts) and its percentile interval from resampling
+    clusters with replacement (seeded: the same inputs give the same interval)."""
+    estimate = float(sums.sum() / counts.sum())
+    n = len(sums)
+    if n < 2 or np.all(sums * counts.sum() == counts * sums.sum()):  # every resample agrees
+        return estimate, estimate, estimate
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    weights = rng.multinomial(n, np.full(n, 1 / n), size=BOOTSTRAP_RESAMPLES)  # (R, clusters)
+    resampled = (weights @ sums) / (weights @ counts)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return estimate, float(low), float(high)
+
+
+def _seed_pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[str, str, int]]:
+    """(first label, second label, cluster seed) for checkpoints whose training seeds agree."""
+    pairs = []
+    seeds_a = first.groupby("policy_label")["train_seed"].first()
+    seeds_b = second.groupby("policy_label")["train_seed"].first()
+    for label_a, seed_a in seeds_a.items():
+        for label_b, seed_b in seeds_b.items():
+            if seed_a == seed_b or UNKNOWN_TRAIN_SEED in (seed_a, seed_b):
+                pairs.append((label_a, label_b, int(max(seed_a, seed_b))))
+    return pairs
+
+
+def paired_episodes(episodes: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
+    """One row per episode pair (every arm, the clean one included) with columns `first`,
+    `second` (success, 0/1) and the cluster columns."""
+    valid = episodes[episodes["scored"]]
+    a_all, b_all = valid[valid["policy"] == first], valid[valid["policy"] == second]
+    on = [*CONDITION, "perturbation", "severity", "split", *PAIR_KEY]
+    frames = []
+    for label_a, label_b, seed in _seed_pairs(a_all, b_all):
+        a = a_all.loc[a_all["policy_label"] == label_a, [*on, "success"]]
+        b = b_all.loc[b_all["policy_label"] == label_b, [*on, "success"]]
+        joined = a.merge(b, on=on, suffixes=("_first", "_second"), validate="one_to_one")
+        frames.append(joined.assign(train_seed=seed))
+    if not frames:
+        return pd.DataFrame(columns=[*on, "success_first", "success_second", "train_seed"])
+    pairs = pd.concat(frames, ignore_index=True)
+    pairs["first"] = pairs.pop("success_first").astype(float)
+    pairs["second"] = pairs.pop("success_second").astype(float)
+    return pairs
+
+
+def _clean_gap(pairs: pd.DataFrame) -> pd.Series:
+    """first_clean - second_clean per cluster (from the clean arm of any split)."""
+    clean = pairs[pairs["perturbation"] == CONTROL].drop_duplicates([*CLUSTER, "seed"])
+    gap = clean["first"] - clean["second"]
+    return gap.groupby([clean[c] for c in CLUSTER]).mean()
+
+
+def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """One row per (first, second, suite, split): the pooled statistics over perturbed arms."""
+    rows = []
+    for first, second in comparisons:
+        pairs = paired_episodes(episodes, first, second)
+        if pairs.empty:
+            continue
+        gaps = _clean_gap(pairs)
+        perturbed = pairs[pairs["perturbation"] != CONTROL]
+        for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
+            diff = group["first"] - group["second"]
+            by_cluster = diff.groupby([group[c] for c in CLUSTER])
+            sums, counts = by_cluster.sum(), by_cluster.count()
+            estimate, low, high = cluster_bootstrap(sums.to_numpy(), counts.to_numpy(float))
+            with_clean = sums.index.isin(gaps.index)
+            drop_sums = sums[with_clean] - counts[with_clean] * gaps.reindex(sums.index[with_clean])
+            drop = (
+                cluster_bootstrap(drop_sums.to_numpy(), counts[with_clean].to_numpy(float))
+                if with_clean.any()
+                else (float("nan"),) * 3
+            )
+            rows.append(
+                {
+                    "policy": first,
+                    "versus": second,
+                    "suite": suite,
+                    "split": split,
+                    "arms": ",".join(sorted(group["perturbation"].unique())),
+                    "train_seeds": ",".join(str(s) for s in sorted(group["train_seed"].unique())),
+                    "clusters": len(sums),
+                    "pairs": int(counts.sum()),
+                    "policy_rate": group["first"].mean(),
+                    "versus_rate": group["second"].mean(),
+                    "difference": estimate,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "drop_difference": drop[0],
+                    "drop_ci_low": drop[1],
+                    "drop_ci_high": drop[2],
+                }
+            )
+    return pd.DataFrame(rows)

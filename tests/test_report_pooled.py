@@ -1,0 +1,95 @@
+"""The pooled AGRA - WAM comparison: cluster bootstrap known answers and seed pairing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agra_bench.report import build_report
+from agra_bench.report.pooled import cluster_bootstrap
+from agra_bench.report.stats import paired_delta
+from tests.helpers.synthetic_runs import episode_row, write_run
+
+ARMS = ("lighting", "texture", "camera")
+
+
+def test_cluster_bootstrap_ratio_and_degenerate_cases():
+    sums, counts = np.array([1.0, 0.0, 3.0]), np.array([2.0, 2.0, 4.0])
+    estimate, low, high = cluster_bootstrap(sums, counts)
+    assert estimate == pytest.approx(4 / 8) and low < estimate < high
+    assert cluster_bootstrap(sums, counts) == (estimate, low, high)  # seeded
+    assert cluster_bootstrap(np.array([1.0, 2.0]), np.array([2.0, 4.0])) == (0.5, 0.5, 0.5)
+    assert cluster_bootstrap(np.array([1.0]), np.array([3.0])) == (pytest.approx(1 / 3),) * 3
+
+
+def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20):
+    """A run of one checkpoint: clean arm outcomes `clean(e)`, perturbed `arm_outcome(e, arm)`."""
+    run_id = f"{policy}-s{train_seed}"
+    rows = [episode_row(run_id, policy, 0, e, "none", clean(e)) for e in range(episodes)]
+    rows += [
+        episode_row(run_id, policy, 0, e, arm, arm_outcome(e, arm)) for arm in ARMS for e in range(episodes)
+    ]
+    for row in rows:
+        row["checkpoint"], row["checkpoint_sha1"] = f"/ckpt/{run_id}", f"{policy}{train_seed}".ljust(40, "0")
+    write_run(root, run_id, rows, train_seed=train_seed)
+
+
+def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp_path):
+    # Both policies solve every clean episode. Under perturbation wam fails on init states that
+    # are even (in every arm: a scene is hard or easy as a whole); agra fails only on e % 4 == 0.
+    for seed in (0, 1):
+        _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: e % 2 == 1)
+        _checkpoint_runs(tmp_path, "agra", seed, lambda e: True, lambda e, arm: e % 4 != 0)
+    report = build_report([tmp_path])
+    row = report.pooled.set_index("split").loc["id"]
+    # wam s0 meets agra s0 and wam s1 meets agra s1 only: 2 seeds x 20 init states x 3 arms.
+    assert (row.clusters, row.pairs, row.train_seeds) == (40, 120, "0,1")
+    assert row.arms == "camera,lighting,texture"
+    assert (row.policy_rate, row.versus_rate) == (0.75, 0.5)
+    assert row.difference == pytest.approx(0.25) and row.ci_low < 0.25 < row.ci_high
+    assert row.drop_difference == pytest.approx(0.25)  # equal clean skill: the same number
+    # Resampling clusters, not episodes: the 3 arms of a scene move together, so the interval is
+    # wider than one that treats the 120 pairs as independent.
+    wam = report_pairs(tmp_path, "wam")
+    agra = report_pairs(tmp_path, "agra")
+    naive = paired_delta(agra, wam)
+    assert naive.delta == pytest.approx(0.25)
+    assert (row.ci_high - row.ci_low) > 1.3 * (naive.ci_high - naive.ci_low)
+    # the per-arm head-to-head compares equal training seeds only
+    heads = report.comparisons
+    assert len(heads) == 2 * (len(ARMS) + 1)
+    assert set(zip(heads["policy"], heads["versus"], strict=True)) == {
+        ("agra@agra-s0", "wam@wam-s0"),
+        ("agra@agra-s1", "wam@wam-s1"),
+    }
+    assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 2
+
+
+def report_pairs(root, policy):
+    """All perturbed episodes of a policy over both seeds, keyed so that seeds stay apart."""
+    from agra_bench.report.load import load_runs
+
+    episodes = load_runs([root]).episodes
+    mine = episodes[(episodes["policy"] == policy) & (episodes["perturbation"] != "none")].copy()
+    mine["init_state_id"] = mine["init_state_id"] + 1000 * mine["train_seed"]
+    mine["task_id"] = mine["task_id"] + 100 * mine["perturbation"].map({a: i for i, a in enumerate(ARMS)})
+    return mine
+
+
+def test_drop_difference_separates_robustness_from_clean_skill(tmp_path):
+    # agra is better everywhere by the same margin: clean 1.0 vs 0.5, perturbed 0.75 vs 0.25.
+    # It wins the pooled difference (+0.5) but loses exactly as much to perturbation (drop 0).
+    _checkpoint_runs(tmp_path, "wam", 0, lambda e: e % 2 == 0, lambda e, arm: e % 4 == 0)
+    _checkpoint_runs(tmp_path, "agra", 0, lambda e: True, lambda e, arm: e % 4 != 3)
+    row = build_report([tmp_path]).pooled.iloc[0]
+    assert row.difference == pytest.approx(0.5)
+    assert row.drop_difference == pytest.approx(0.0)
+    assert row.drop_ci_low <= 0.0 <= row.drop_ci_high
+
+
+def test_runs_without_a_shared_training_seed_give_no_pooled_row(tmp_path):
+    _checkpoint_runs(tmp_path, "wam", 0, lambda e: True, lambda e, arm: True)
+    _checkpoint_runs(tmp_path, "agra", 1, lambda e: True, lambda e, arm: True)
+    report = build_report([tmp_path])
+    assert report.pooled.empty and report.comparisons.empty
+    assert "Pooled head-to-head" in (tmp_path / "report" / "summary.md").read_text()
