@@ -10,6 +10,7 @@ pools by a salted hash, so OOD textures never appear in ID data.
 
 from __future__ import annotations
 
+import struct
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,24 @@ def library() -> dict[str, str]:
     return {p.stem: str(p) for p in sorted(folder.glob("*.png"))}
 
 
+@cache
+def png_size(path: str) -> tuple[int, int]:
+    """(width, height) from the PNG header (IHDR: bytes 16-24, big-endian)."""
+    with open(path, "rb") as file:
+        header = file.read(24)
+    return struct.unpack(">II", header[16:24])
+
+
+def set_texture_file(element: Any, path: str) -> None:
+    """Point a <texture> at a library PNG. A cube texture given one file needs square faces
+    (MuJoCo refuses to compile otherwise: robosuite's table is `tex-ceramic`, type cube, and
+    the library's table_light_wood.png is 509x339), so a non-square PNG goes on as 2D."""
+    element.set("file", path)
+    width, height = png_size(path)
+    if element.get("type") == "cube" and width != height:
+        element.set("type", "2d")
+
+
 @register_family
 class Texture(Perturbation):
     family = "texture"
@@ -62,7 +81,7 @@ class Texture(Perturbation):
             for name in SURFACES[surface]:
                 if name in textures and textures[name].get("file"):
                     choice = str(rng.choice(self.pool()))
-                    textures[name].set("file", paths[choice])
+                    set_texture_file(textures[name], paths[choice])
                     applied[surface] = choice
                     if surface == "table":  # LIBERO's table legs share the table texture
                         legs = textures.get("tex-table-legs")
@@ -78,7 +97,7 @@ class Texture(Perturbation):
                 choice = str(rng.choice(self.pool()))
                 for name, element in textures.items():
                     if name.startswith(f"{obj}_") and element.get("file"):
-                        element.set("file", paths[choice])
+                        set_texture_file(element, paths[choice])
                         objects[obj] = choice
             applied["objects"] = objects
         return applied

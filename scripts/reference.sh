@@ -97,13 +97,14 @@ do_run() {
     done
 }
 
-do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 episodes per task
+do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 episodes per task of at most
+                 # 120 steps (the interventions re-run the video pass at every policy call)
     checkpoints | sort -s -u -k1,2 | while read -r policy suite seed steps; do
         tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo 0)
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
         $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
-            --tasks "$tasks" --episodes 2 --image-size 64 --out "$OUT/runs/diagnose-$policy-$suite-s$seed"
+            --tasks "$tasks" --episodes 2 --max-steps 120 --image-size 64 --out "$OUT/runs/diagnose-$policy-$suite-s$seed"
     done
 }
 

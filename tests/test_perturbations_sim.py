@@ -123,3 +123,17 @@ def test_run_with_every_family_and_a_combination(tmp_path):
     assert set(params) == {"lighting", "camera"} and rows["error"].isna().all()
     assert rows.loc[combo, "severity"] == 4
     assert rows.loc["none", "severity"] == 0
+
+
+def test_a_non_square_texture_on_robosuites_cube_table_compiles():
+    """robosuite's table texture is a cube map; the library's one non-square PNG
+    (table_light_wood, 509x339) made MuJoCo refuse the scene. This key drew it (the reference
+    lift run recorded the error before the fix); the table now takes it as a 2D texture."""
+    env = make_env("robosuite_lift", 0, image_size=32)
+    try:
+        env.set_arm(parse_spec("texture", 3, "id")[0])
+        obs, info = env.reset(seed=1684409658, options={"init_state_id": 13})
+        assert info["perturb_params"]["table"] == "table_light_wood"
+        assert obs["agentview_rgb"].shape == (32, 32, 3)
+    finally:
+        env.close()

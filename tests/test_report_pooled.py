@@ -93,3 +93,22 @@ def test_runs_without_a_shared_training_seed_give_no_pooled_row(tmp_path):
     report = build_report([tmp_path])
     assert report.pooled.empty and report.comparisons.empty
     assert "Pooled head-to-head" in (tmp_path / "report" / "summary.md").read_text()
+
+
+def test_arms_that_never_reached_the_policy_stay_out_of_the_pool(tmp_path):
+    # `object_color` in a scene without task-irrelevant objects changes nothing: its first
+    # observations equal the clean arm's, the integrity check flags it, and the pool skips it.
+    for policy, outcome in (("wam", lambda e, arm: e % 2 == 1), ("agra", lambda e, arm: True)):
+        run_id = f"{policy}-s0"
+        rows = [episode_row(run_id, policy, 0, e, "none", True) for e in range(20)]
+        rows += [episode_row(run_id, policy, 0, e, "lighting", outcome(e, "lighting")) for e in range(20)]
+        rows += [episode_row(run_id, policy, 0, e, "object_color", True) for e in range(20)]
+        for row in rows:
+            changed = row["perturbation"] == "lighting"
+            row["obs0_input_sha1"] = f"{'lit' if changed else 'clean'}-{row['episode']}".ljust(40, "0")
+        write_run(tmp_path, run_id, rows, train_seed=0)
+    report = build_report([tmp_path])
+    row = report.pooled.iloc[0]
+    assert (row.arms, row.pairs, row.difference) == ("lighting", 20, pytest.approx(0.5))
+    assert any("INTEGRITY: arm 'object_color'" in n for n in report.notes)
+    assert any("pooled head-to-head leaves out" in n for n in report.notes)

@@ -19,7 +19,7 @@ from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
 from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.load import load_runs
-from agra_bench.report.pooled import pooled_comparisons
+from agra_bench.report.pooled import pooled_comparisons, without_flagged_arms
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.tables import (
     DEFAULT_COMPARISONS,
@@ -69,11 +69,13 @@ def build_report(
 
     arms = add_control_deltas(arm_summary(episodes), episodes)
     tasks = task_summary(episodes)
-    pooled = pooled_comparisons(episodes, comparisons)
-    comparisons = policy_comparisons(episodes, comparisons)
-    board = leaderboard(arms)
     integrity = integrity_table(episodes)
     notes += integrity_notes(integrity)
+    pooled = pooled_comparisons(without_flagged_arms(episodes, integrity), comparisons)
+    if integrity["flagged"].any() and not pooled.empty:
+        notes.append("the pooled head-to-head leaves out the arms flagged by the integrity check")
+    comparisons = policy_comparisons(episodes, comparisons)
+    board = leaderboard(arms)
     for policy, group in arms.groupby("policy_label"):
         if (group["note"].str.startswith("no control arm")).any():
             notes.append(f"policy '{policy}' has arms without a clean control arm: their deltas are empty")

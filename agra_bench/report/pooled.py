@@ -91,8 +91,20 @@ def _clean_gap(pairs: pd.DataFrame) -> pd.Series:
     return gap.groupby([clean[c] for c in CLUSTER]).mean()
 
 
+def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.DataFrame:
+    """The episodes less every arm the integrity check flagged (its perturbation never reached
+    the policy, e.g. `object_color` in a scene without task-irrelevant objects): pooling such an
+    arm would dilute the difference with clean episodes under another name."""
+    flagged = integrity.loc[integrity["flagged"], ["suite", "perturbation", "severity", "split"]]
+    if flagged.empty:
+        return episodes
+    marked = episodes.merge(flagged.drop_duplicates(), how="left", indicator=True)
+    return episodes[(marked["_merge"] == "left_only").to_numpy()]
+
+
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """One row per (first, second, suite, split): the pooled statistics over perturbed arms."""
+    """One row per (first, second, suite, split): the pooled statistics over perturbed arms
+    (flagged arms already left out by the caller: `without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
         pairs = paired_episodes(episodes, first, second)
