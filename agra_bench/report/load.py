@@ -88,6 +88,11 @@ def train_seed_of(run_dir: Path) -> int:
 UNKNOWN_TRAIN_SEED = -1
 
 
+def seeds_pair(seed_a: int, seed_b: int) -> bool:
+    """Whether checkpoints of these training seeds are compared: equal seeds, or an unknown one."""
+    return seed_a == seed_b or UNKNOWN_TRAIN_SEED in (seed_a, seed_b)
+
+
 def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
     """Merge every valid run table below `dirs`; UsageError if none is usable. Column `scored`
     says which episodes enter rates and pairs: those without an error, or every episode (an

@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agra_bench.identity import PAIR_KEY
-from agra_bench.report.load import UNKNOWN_TRAIN_SEED
+from agra_bench.identity import PAIR_KEY, PERTURBATION, REPORT_SETTING
+from agra_bench.report.load import seeds_pair
 from agra_bench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from agra_bench.report.tables import CONTROL
 
-CONTROL = "none"
-#: What must agree for two episodes to pair, besides the policy (and its checkpoint).
-CONDITION = ["suite", "protocol", "max_steps", "image_size", "render_quality"]
+#: What must agree for two episodes to pair: the setting less the policy label, the arm, the key.
+PAIR_ON = [*REPORT_SETTING[1:], *PERTURBATION, *PAIR_KEY]
 CLUSTER = ["train_seed", "suite", "task_id", "init_state_id"]
 
 
@@ -59,7 +59,7 @@ def _seed_pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[str, st
     seeds_b = second.groupby("policy_label")["train_seed"].first()
     for label_a, seed_a in seeds_a.items():
         for label_b, seed_b in seeds_b.items():
-            if seed_a == seed_b or UNKNOWN_TRAIN_SEED in (seed_a, seed_b):
+            if seeds_pair(seed_a, seed_b):
                 pairs.append((label_a, label_b, int(max(seed_a, seed_b))))
     return pairs
 
@@ -69,7 +69,7 @@ def paired_episodes(episodes: pd.DataFrame, first: str, second: str) -> pd.DataF
     `second` (success, 0/1) and the cluster columns."""
     valid = episodes[episodes["scored"]]
     a_all, b_all = valid[valid["policy"] == first], valid[valid["policy"] == second]
-    on = [*CONDITION, "perturbation", "severity", "split", *PAIR_KEY]
+    on = PAIR_ON
     frames = []
     for label_a, label_b, seed in _seed_pairs(a_all, b_all):
         a = a_all.loc[a_all["policy_label"] == label_a, [*on, "success"]]

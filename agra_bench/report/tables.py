@@ -16,7 +16,7 @@ import pandas as pd
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
-from agra_bench.report.load import UNKNOWN_TRAIN_SEED
+from agra_bench.report.load import seeds_pair
 from agra_bench.report.stats import NO_PAIRS, paired_delta, wilson_interval
 
 SETTING = REPORT_SETTING
@@ -110,11 +110,6 @@ def add_control_deltas(summary: pd.DataFrame, episodes: pd.DataFrame) -> pd.Data
     return pd.DataFrame(out)
 
 
-def same_training_seed(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    seeds = {int(a["train_seed"].iloc[0]), int(b["train_seed"].iloc[0])}
-    return len(seeds) == 1 or UNKNOWN_TRAIN_SEED in seeds
-
-
 def policy_comparisons(
     episodes: pd.DataFrame, pairs: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS
 ) -> pd.DataFrame:
@@ -131,7 +126,7 @@ def policy_comparisons(
             where = dict(zip(condition, key[1:], strict=True))
             b_match = b_all[(b_all[condition] == pd.Series(where)).all(axis=1)]
             for b_label, b in b_match.groupby("policy_label", sort=True):
-                if not same_training_seed(a, b):
+                if not seeds_pair(int(a["train_seed"].iloc[0]), int(b["train_seed"].iloc[0])):
                     continue
                 result = paired_delta(a, b)
                 rows.append(
