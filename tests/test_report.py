@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from agra_bench.report import build_report
+from agra_bench.report.render import format_table
 from agra_bench.report.stats import paired_delta, wilson_interval
 from tests.conftest import run_cli, run_episodes
 from tests.helpers.synthetic_runs import episode_row, write_run
@@ -228,3 +229,9 @@ def test_errors_as_failures_enter_rates_and_pairs_and_keep_their_count(tmp_path)
     assert (a["episodes"], a["successes"], a["errors"], a["delta_pairs"]) == (3, 2, 1, 3)
     assert (b["episodes"], b["successes"], b["errors"], b["delta_pairs"]) == (4, 2, 1, 4)
     assert any("--errors-as-failures" in note for note in default.notes)
+
+
+def test_small_magnitudes_keep_their_digits_in_rendered_tables():
+    """Diagnostics' intervention magnitudes are ~1e-3: one decimal printed them all as 0.0."""
+    frame = pd.DataFrame({"action_change": [0.00123, -0.0456, 0.0, 12.345, float("nan")]})
+    assert format_table(frame)["action_change"].tolist() == ["0.00123", "-0.0456", "0.0", "12.3", ""]

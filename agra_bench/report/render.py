@@ -38,8 +38,17 @@ figcaption { font-size: 12px; color: #555; }
 """
 
 
+def _number(value: float) -> str:
+    """One decimal, or three significant digits below 1 in magnitude: diagnostics' intervention
+    magnitudes are ~1e-3, and one decimal showed them all as 0.0."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.3g}" if 0 < abs(value) < 1 else f"{value:.1f}"
+
+
 def format_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Percentages with one decimal, p-values with three, empty cells for missing values."""
+    """Percentages with one decimal, p-values with three, other numbers via `_number`, empty cells
+    for missing values."""
     shown = frame.copy()
     for column in shown.columns:
         if column in PERCENT_COLUMNS:
@@ -47,7 +56,7 @@ def format_table(frame: pd.DataFrame) -> pd.DataFrame:
         elif column.endswith("mcnemar_p"):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         elif shown[column].dtype.kind == "f":
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+            shown[column] = shown[column].map(_number)
     return shown
 
 
