@@ -135,10 +135,13 @@ class Worker:
     def run(self, key: EpisodeKey, record_video: bool) -> dict[str, Any]:
         """One whole episode with this worker's own policy; its row fields (never raises for an
         episode's own failure)."""
-        if self.policy is None:
-            self.policy = make_policy(self.settings.policy, **self.settings.policy_options)
         self.key, self.started = key, time.perf_counter()
         every = self.settings.render_every_step
+        try:  # a policy this actor cannot build fails its episodes as policy errors, not crashes
+            if self.policy is None:
+                self.policy = make_policy(self.settings.policy, **self.settings.policy_options)
+        except Exception as exc:
+            return self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "policy"))
         try:
             result = run_episode(self.env_for(key), self.policy, key, record_video, every=every)
         except Exception as exc:  # recorded per episode so the run goes on

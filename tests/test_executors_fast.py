@@ -10,7 +10,7 @@ import pytest
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.local_executor import execute_local
 from agra_bench.plan import EpisodeKey, episode_seed
-from agra_bench.worker import WorkerSettings
+from agra_bench.worker import Worker, WorkerSettings
 from perturbations.spec import parse_spec
 from tests.helpers.batch_policies import RecordBatches
 
@@ -92,3 +92,15 @@ def test_a_dead_worker_is_replaced_and_its_episode_retried_once(tmp_path, monkey
         assert rows[1]["error"] is None and rows[1]["steps"] > 0
     else:
         assert rows[1]["error"].startswith("WorkerCrashed") and rows[1]["error_type"] == "worker_crash"
+
+
+def test_a_policy_a_whole_episode_worker_cannot_build_fails_each_episode_as_a_policy_error(tmp_path):
+    """The Ray actor path (`Worker.run`) builds its own policy; a failure there is the policy's,
+    recorded per episode, and the next episode tries again."""
+    worker = Worker(settings(tmp_path, policy="tests.helpers.batch_policies:FailsToBuild"))
+    try:
+        rows = [worker.run(key, record_video=False) for key in plan(tasks=1, episodes=2)]
+    finally:
+        worker.close()
+    assert [r["error_type"] for r in rows] == ["policy", "policy"]
+    assert all("no weights on this node" in r["error"] for r in rows)

@@ -40,3 +40,10 @@ class FailOneSeed(RandomPolicy):
         if any(self.seeds[s] == self.fail_seed for s in slots):
             raise RuntimeError(f"injected failure for seed {self.fail_seed}")
         return super().act(obs, slots)
+
+
+class FailsToBuild(RandomPolicy):
+    """Cannot be constructed (as a checkpoint missing on a Ray node would be)."""
+
+    def __init__(self) -> None:
+        raise FileNotFoundError("no weights on this node")
