@@ -80,6 +80,9 @@ def train(
     teacher: Annotated[str, typer.Option(help="mobilenet_v2, dinov2_small, dinov2_base")] = "mobilenet_v2",
     teacher_path: Annotated[str | None, typer.Option(help="local folder of a DINOv2 model")] = None,
     allow_download: Annotated[bool, typer.Option(help="let the teacher come from a model hub")] = False,
+    teacher_cache: Annotated[
+        Path | None, typer.Option(help="teacher-feature folder shared across runs [OUT/teacher_cache]")
+    ] = None,
     align_weight: Annotated[float, typer.Option(help="lambda_agra for --policy agra")] = 0.5,
     align_layers: Annotated[str, typer.Option(help="video layers to align, e.g. 2 or 1,3 [~depth/3]")] = "",
     workers: Annotated[int, typer.Option(help="data-loader processes")] = 0,
@@ -120,6 +123,7 @@ def train(
         workers=workers,
         save_every=save_every,
         teacher_path=teacher_path,
+        teacher_cache=str(teacher_cache) if teacher_cache else None,
         allow_download=allow_download,
         precision=precision,
         shift_pad=shift_pad,
@@ -129,6 +133,8 @@ def train(
     from agra_bench.demos.dataset import demo_file_paths
 
     check_writable(out)
+    if teacher_cache is not None:
+        check_writable(teacher_cache, "teacher-cache")
     folder = train_model(policy, demo_file_paths(data), out, wam_config, settings)
     console.print(f"checkpoint written to {folder}/ (config.json, model.safetensors, losses.csv, losses.png)")
 

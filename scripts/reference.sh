@@ -72,7 +72,8 @@ do_train() {
         extra=()
         [ "$suite" = robosuite_lift ] && [ "$LIFT_ACTION_NOISE" != 0 ] && extra=(--data "$DATA/robosuite_lift_dart")
         $BENCH train --policy "$policy" --data "$DATA/$suite" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")" \
-            --config tiny --steps "$steps" --seed "$seed" --save-every 500 --snapshot-every 500
+            --config tiny --steps "$steps" --seed "$seed" --save-every 500 --snapshot-every 500 \
+            --teacher-cache "$DATA/teacher_cache"  # agra's teacher features, computed once for all seeds
     done
 }
 

@@ -146,6 +146,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("train", "--device"): [("tpu", "cpu, cuda")],
     ("train", "--teacher"): [("clip", "mobilenet_v2")],
     ("train", "--teacher-path"): [(MISSING, "folder")],
+    ("train", "--teacher-cache"): [(A_FILE, "writable folder")],
     ("train", "--align-weight"): [("-1", ">= 0")],
     ("train", "--align-layers"): [("x", "comma-separated"), ("9", "0-3")],
     ("train", "--workers"): [("-1", ">= 0")],

@@ -209,6 +209,26 @@ def test_wam_and_agra_share_initial_weights_and_data_order(tmp_path, collected_d
     assert json.loads((agra / "config.json").read_text())["wam"]["align_weight"] == 0.5
 
 
+def test_agra_runs_share_one_teacher_cache(tmp_path, collected_demo):
+    """Teacher features depend on the data and the teacher, not the seed: a second seed with the
+    same --teacher-cache reads the first one's files instead of recomputing them."""
+    shared = tmp_path / "shared"
+    for seed in (0, 1):
+        _train(
+            tmp_path,
+            f"agra-s{seed}",
+            collected_demo,
+            policy="agra",
+            steps=1,
+            seed=seed,
+            teacher_cache=str(shared),
+        )
+        if seed == 0:
+            built = {p: p.stat().st_mtime_ns for p in shared.rglob("*.h5")}
+    assert len(built) == 1 and {p: p.stat().st_mtime_ns for p in shared.rglob("*.h5")} == built
+    assert not any((tmp_path / f"agra-s{seed}" / "teacher_cache").exists() for seed in (0, 1))
+
+
 @pytest.mark.sim
 def test_agra_alignment_loss_decreases_on_real_frames(tmp_path, collected_demo):
     folder = _train(tmp_path, "agra", collected_demo, policy="agra", steps=60, log_every=10, save_every=60)

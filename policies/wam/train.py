@@ -57,6 +57,7 @@ class TrainSettings:
     log_every: int = 10
     save_every: int = 500
     teacher_path: str | None = None
+    teacher_cache: str | None = None  # a folder of teacher features shared by runs [OUT/teacher_cache]
     allow_download: bool = False
     precision: str = "auto"  # auto: bf16 where the hardware does it natively, else fp32
     shift_pad: int = 4  # random-shift augmentation, pixels (0 = off)
@@ -133,7 +134,8 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
             config.teacher, path=settings.teacher_path, allow_download=settings.allow_download
         )
         grid = config.image_size // config.patch_size
-        paths = build_teacher_cache(DemoFiles(data), teacher, grid, out, device=settings.device)
+        cache_dir = Path(settings.teacher_cache) if settings.teacher_cache else Path(out) / "teacher_cache"
+        paths = build_teacher_cache(DemoFiles(data), teacher, grid, cache_dir, device=settings.device)
         teacher_features = TeacherFeatures(paths)
         align = AlignmentHead(config, teacher.channels).to(device)
         del teacher
