@@ -11,8 +11,8 @@
 # Data and training folders live outside the repository (AGRA_DATA, default ../data); every
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
-# OBJECT_TASKS, POLICIES, SPLITS, WORKERS, NICE, LIFT_ACTION_NOISE (the DART demos' noise;
-# 0 = clean demos only).
+# OBJECT_TASKS, POLICIES, SPLITS, WORKERS, NICE, LIFT_ACTION_NOISE and OBJECT_ACTION_NOISE (the
+# DART demos' noise; 0 = clean demos only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -29,6 +29,7 @@ NICE=${NICE:-5}
 # Lift trains on the clean demos plus as many DART demos (noise on executed actions, clean
 # labels): at step 1000, 15/20 init states against 9/20 from clean demos alone (docs/wam.md).
 LIFT_ACTION_NOISE=${LIFT_ACTION_NOISE:-0.3}
+OBJECT_ACTION_NOISE=${OBJECT_ACTION_NOISE:-0.3}  # the same recipe for libero_object
 ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
 ROBOSUITE_ARMS="${ARMS/distractor,/}"  # distractor places objects in LIBERO scenes only
 OUT="$REPO/results/reference"
@@ -51,11 +52,20 @@ do_collect() {
     fi
     $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
         --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
+    if [ "$OBJECT_ACTION_NOISE" != 0 ]; then
+        $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
+            --no-segmentation --action-noise "$OBJECT_ACTION_NOISE" --workers "$WORKERS" --no-progress \
+            --out "$DATA/libero_object_dart"
+    fi
 }
 
-ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (lift on DART data: "-dart")
+noise_of() {  # noise_of SUITE: its DART demos' action noise (0: clean demos only)
+    if [ "$1" = robosuite_lift ]; then echo "$LIFT_ACTION_NOISE"; else echo "$OBJECT_ACTION_NOISE"; fi
+}
+
+ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (on DART data: "-dart")
     local tag=""
-    [ "$2" = robosuite_lift ] && [ "$LIFT_ACTION_NOISE" != 0 ] && tag="-dart"
+    [ "$(noise_of "$2")" != 0 ] && tag="-dart"
     echo "$1-$2$tag-s$3"
 }
 
@@ -70,7 +80,7 @@ do_train() {
     checkpoints | while read -r policy suite seed steps; do
         echo "-- train $policy $suite seed $seed ($steps steps)"
         extra=()
-        [ "$suite" = robosuite_lift ] && [ "$LIFT_ACTION_NOISE" != 0 ] && extra=(--data "$DATA/robosuite_lift_dart")
+        [ "$(noise_of "$suite")" != 0 ] && extra=(--data "$DATA/${suite}_dart")
         $BENCH train --policy "$policy" --data "$DATA/$suite" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")" \
             --config tiny --steps "$steps" --seed "$seed" --save-every 500 --snapshot-every 500 \
             --teacher-cache "$DATA/teacher_cache"  # agra's teacher features, computed once for all seeds
