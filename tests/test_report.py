@@ -235,3 +235,14 @@ def test_small_magnitudes_keep_their_digits_in_rendered_tables():
     """Diagnostics' intervention magnitudes are ~1e-3: one decimal printed them all as 0.0."""
     frame = pd.DataFrame({"action_change": [0.00123, -0.0456, 0.0, 12.345, float("nan")]})
     assert format_table(frame)["action_change"].tolist() == ["0.00123", "-0.0456", "0.0", "12.3", ""]
+
+
+def test_a_rebuilt_report_keeps_no_figure_of_an_earlier_build(tmp_path):
+    _synthetic_runs(tmp_path / "runs")
+    first = build_report([tmp_path / "runs"], tmp_path / "out")
+    shutil.rmtree(tmp_path / "runs" / "agra-all")
+    second = build_report([tmp_path / "runs"], tmp_path / "out")
+    assert {f.path.name for f in first.figures} > {f.path.name for f in second.figures}
+    assert {p.name for p in (tmp_path / "out" / "figures").glob("*.png")} == {
+        f.path.name for f in second.figures
+    }

@@ -131,6 +131,17 @@ def build_report(
     }
     if not diagnostics.empty:
         sections["Diagnostics (attention and interventions, means over policy calls)"] = diagnostics
+    _drop_stale_figures(figure_dir, figures)
     atomic_write_bytes(out / "index.html", render_html(sections, figures, notes, header).encode())
     atomic_write_bytes(out / "summary.md", render_markdown(sections, figures, notes, header).encode())
     return Report(out, board, comparisons, pooled, notes, figures)
+
+
+def _drop_stale_figures(figure_dir: Path, figures: list[plots.Figure]) -> None:
+    """`figures/` is the report's own folder: a figure an earlier report wrote and this one did
+    not (a policy now labelled by checkpoint, a run removed) would otherwise sit beside the new
+    ones as if it were current."""
+    current = {figure.path.name for figure in figures}
+    for path in figure_dir.glob("*.png"):
+        if path.name not in current:
+            path.unlink()
