@@ -1,4 +1,5 @@
-"""Teacher features computed once per dataset frame and stored beside the training run.
+"""Teacher features computed once per dataset frame and stored beside the training run (or in a
+folder that several runs share).
 
 For each demonstration file, `CACHE/<teacher>-g<grid>/<file>-<key>.h5` holds, per demo,
 `agentview` and `eye_in_hand` arrays of shape (T, C, grid, grid) in float16: the teacher's
@@ -6,7 +7,7 @@ patch features interpolated to the WAM's token grid. The training loop reads the
 same indices as the frames, so AGRA adds one small read and one MLP per step, not a teacher
 forward pass. CACHE is `OUT/teacher_cache/` unless `train --teacher-cache` names a folder that
 several training runs share (the features depend on the data file and the teacher, not on the
-seed: the reference experiment's lift cache took 16 min to build on 2 cores).
+seed: the reference experiment's lift cache took about 16 min to build on 2 cores).
 """
 
 from __future__ import annotations
