@@ -69,15 +69,14 @@ def paired_episodes(episodes: pd.DataFrame, first: str, second: str) -> pd.DataF
     `second` (success, 0/1) and the cluster columns."""
     valid = episodes[episodes["scored"]]
     a_all, b_all = valid[valid["policy"] == first], valid[valid["policy"] == second]
-    on = PAIR_ON
     frames = []
     for label_a, label_b, seed in _seed_pairs(a_all, b_all):
-        a = a_all.loc[a_all["policy_label"] == label_a, [*on, "success"]]
-        b = b_all.loc[b_all["policy_label"] == label_b, [*on, "success"]]
-        joined = a.merge(b, on=on, suffixes=("_first", "_second"), validate="one_to_one")
+        a = a_all.loc[a_all["policy_label"] == label_a, [*PAIR_ON, "success"]]
+        b = b_all.loc[b_all["policy_label"] == label_b, [*PAIR_ON, "success"]]
+        joined = a.merge(b, on=PAIR_ON, suffixes=("_first", "_second"), validate="one_to_one")
         frames.append(joined.assign(train_seed=seed))
     if not frames:
-        return pd.DataFrame(columns=[*on, "success_first", "success_second", "train_seed"])
+        return pd.DataFrame(columns=[*PAIR_ON, "success_first", "success_second", "train_seed"])
     pairs = pd.concat(frames, ignore_index=True)
     pairs["first"] = pairs.pop("success_first").astype(float)
     pairs["second"] = pairs.pop("success_second").astype(float)
