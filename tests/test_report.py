@@ -237,6 +237,11 @@ def test_small_magnitudes_keep_their_digits_in_rendered_tables():
     assert format_table(frame)["action_change"].tolist() == ["0.00123", "-0.0456", "0.0", "12.3", ""]
 
 
+def test_unknown_training_seeds_render_as_empty_cells():
+    frame = pd.DataFrame({"train_seed": pd.array([2, None], dtype="Int64")})
+    assert format_table(frame)["train_seed"].tolist() == ["2", ""]
+
+
 def test_a_rebuilt_report_keeps_no_figure_of_an_earlier_build(tmp_path):
     _synthetic_runs(tmp_path / "runs")
     first = build_report([tmp_path / "runs"], tmp_path / "out")

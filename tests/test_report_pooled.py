@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agra_bench.report import build_report
@@ -63,6 +64,18 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
         ("agra@agra-s1", "wam@wam-s1"),
     }
     assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 2
+
+
+def test_leaderboard_names_each_checkpoints_training_seed(tmp_path):
+    _checkpoint_runs(tmp_path, "wam", 0, lambda e: True, lambda e, arm: True)
+    _checkpoint_runs(tmp_path, "wam", 1, lambda e: True, lambda e, arm: True)
+    write_run(tmp_path, "random", [episode_row("random", "random", 0, e, "none", False) for e in range(4)])
+    build_report([tmp_path])
+    board = pd.read_csv(tmp_path / "report" / "leaderboard.csv", dtype={"train_seed": "Int64"})
+    assert list(board.columns[:3]) == ["policy", "train_seed", "suite"]
+    seeds = board.groupby("policy")["train_seed"].unique()
+    assert [list(seeds[p]) for p in ("wam@wam-s0", "wam@wam-s1")] == [[0], [1]]
+    assert board.loc[board["policy"] == "random", "train_seed"].isna().all()  # a policy without one: blank
 
 
 def report_pairs(root, policy):

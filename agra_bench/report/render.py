@@ -57,6 +57,8 @@ def format_table(frame: pd.DataFrame) -> pd.DataFrame:
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         elif shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(_number)
+        elif isinstance(shown[column].dtype, pd.Int64Dtype):  # e.g. train_seed, NA when unknown
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else str(v))
     return shown
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
-from agra_bench.report.load import seeds_pair
+from agra_bench.report.load import UNKNOWN_TRAIN_SEED, seeds_pair
 from agra_bench.report.stats import NO_PAIRS, paired_delta, wilson_interval
 
 SETTING = REPORT_SETTING
@@ -67,7 +67,15 @@ def arm_summary(episodes: pd.DataFrame) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows)
     frame.insert(ARM.index("perturbation") + 1, "family", frame["perturbation"].map(family_of))
+    frame.insert(1, "train_seed", frame["policy_label"].map(_train_seeds(episodes)))
     return frame
+
+
+def _train_seeds(episodes: pd.DataFrame) -> pd.Series:
+    """policy label -> its checkpoint's training seed, empty (NA) when unknown. A label names
+    one checkpoint, so one seed; seeds otherwise show only through checkpoint folder names."""
+    seeds = episodes.groupby("policy_label")["train_seed"].first().astype("Int64")
+    return seeds.mask(seeds == UNKNOWN_TRAIN_SEED)
 
 
 def task_summary(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -144,6 +152,7 @@ def policy_comparisons(
 
 LEADERBOARD_COLUMNS = [
     "policy",
+    "train_seed",
     "suite",
     "perturbation",
     "family",
