@@ -31,7 +31,11 @@ NICE=${NICE:-5}
 LIFT_ACTION_NOISE=${LIFT_ACTION_NOISE:-0.3}
 OBJECT_ACTION_NOISE=${OBJECT_ACTION_NOISE:-0.3}  # the same recipe for libero_object
 ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
-ROBOSUITE_ARMS="${ARMS/distractor,/}"  # distractor places objects in LIBERO scenes only
+# distractor places objects in LIBERO scenes only; object_color recolours task-irrelevant objects,
+# and lift has none (the report's integrity check flagged it in every seed-0/1 run: its first
+# observations equal the clean arm's), so lift runs neither.
+ROBOSUITE_ARMS="${ARMS/distractor,/}"
+ROBOSUITE_ARMS="${ROBOSUITE_ARMS/object_color,/}"
 OUT="$REPO/results/reference"
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
 BENCH="nice -n $NICE $REPO/.venv/bin/agra-bench"
