@@ -42,9 +42,9 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
         _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: e % 2 == 1)
         _checkpoint_runs(tmp_path, "agra", seed, lambda e: True, lambda e, arm: e % 4 != 0)
     report = build_report([tmp_path])
-    row = report.pooled.set_index("split").loc["id"]
+    row = report.pooled.iloc[0]  # the pooled row comes first, then one row per arm
     # wam s0 meets agra s0 and wam s1 meets agra s1 only: 2 seeds x 20 init states x 3 arms.
-    assert (row.clusters, row.pairs, row.train_seeds) == (40, 120, "0,1")
+    assert (row.split, row.clusters, row.pairs, row.train_seeds) == ("id", 40, 120, "0,1")
     assert row.arms == "camera,lighting,texture"
     assert (row.policy_rate, row.versus_rate) == (0.75, 0.5)
     assert row.difference == pytest.approx(0.25) and row.ci_low < 0.25 < row.ci_high
@@ -63,7 +63,28 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
         ("agra@agra-s0", "wam@wam-s0"),
         ("agra@agra-s1", "wam@wam-s1"),
     }
-    assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 2
+    assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 1 + 1 + len(ARMS)
+
+
+def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
+    # texture hurts agra on seed 0 only, lighting hurts wam on both seeds
+    for seed in (0, 1):
+        _checkpoint_runs(
+            tmp_path, "wam", seed, lambda e: True, lambda e, arm: arm != "lighting" or e % 2 == 1
+        )
+        hurt = seed == 0
+        _checkpoint_runs(
+            tmp_path, "agra", seed, lambda e: True, lambda e, arm, hurt=hurt: not (hurt and arm == "texture")
+        )
+    pooled = build_report([tmp_path]).pooled.set_index("arms")
+    assert list(pooled.index) == ["camera,lighting,texture", "camera", "lighting", "texture"]
+    texture, lighting, camera = pooled.loc["texture"], pooled.loc["lighting"], pooled.loc["camera"]
+    assert (texture.clusters, texture.pairs, texture.train_seeds) == (40, 40, "0,1")
+    assert texture.difference == pytest.approx(-0.5) and texture.ci_low < -0.5 < texture.ci_high
+    assert lighting.difference == pytest.approx(0.5) and lighting.drop_difference == pytest.approx(0.5)
+    assert (camera.difference, camera.ci_low, camera.ci_high) == (0.0, 0.0, 0.0)
+    # the per-arm rows average to the pooled one (equal pairs per arm)
+    assert pooled.iloc[1:]["difference"].mean() == pytest.approx(pooled.iloc[0]["difference"])
 
 
 def test_leaderboard_names_each_checkpoints_training_seed(tmp_path):

@@ -1,5 +1,6 @@
 """One pooled head-to-head number per split: does the first policy (agra) keep more success
-under task-irrelevant change than the second (wam), over every perturbed arm at once?
+under task-irrelevant change than the second (wam), over every perturbed arm at once? And the
+same per arm over all training seeds, so that a family's effect is read on every seed at once.
 
 Per-arm deltas on 50 init states have wide intervals; pooling the arms of a split narrows
 them, but the episodes of one scene are not independent: the same training seed, task and
@@ -102,8 +103,9 @@ def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.
 
 
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """One row per (first, second, suite, split): the pooled statistics over perturbed arms
-    (flagged arms already left out by the caller: `without_flagged_arms`)."""
+    """Per (first, second, suite, split): one row pooling every perturbed arm, then, when there
+    are several, one row per arm pooled over training seeds (its clusters hold one pair each).
+    Flagged arms are already left out by the caller (`without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
         pairs = paired_episodes(episodes, first, second)
@@ -112,35 +114,38 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
         gaps = _clean_gap(pairs)
         perturbed = pairs[pairs["perturbation"] != CONTROL]
         for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
-            diff = group["first"] - group["second"]
-            by_cluster = diff.groupby([group[c] for c in CLUSTER])
-            sums, counts = by_cluster.sum(), by_cluster.count()
-            estimate, low, high = cluster_bootstrap(sums.to_numpy(), counts.to_numpy(float))
-            with_clean = sums.index.isin(gaps.index)
-            drop_sums = sums[with_clean] - counts[with_clean] * gaps.reindex(sums.index[with_clean])
-            drop = (
-                cluster_bootstrap(drop_sums.to_numpy(), counts[with_clean].to_numpy(float))
-                if with_clean.any()
-                else (float("nan"),) * 3
-            )
-            rows.append(
-                {
-                    "policy": first,
-                    "versus": second,
-                    "suite": suite,
-                    "split": split,
-                    "arms": ",".join(sorted(group["perturbation"].unique())),
-                    "train_seeds": ",".join(str(s) for s in sorted(group["train_seed"].unique())),
-                    "clusters": len(sums),
-                    "pairs": int(counts.sum()),
-                    "policy_rate": group["first"].mean(),
-                    "versus_rate": group["second"].mean(),
-                    "difference": estimate,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "drop_difference": drop[0],
-                    "drop_ci_low": drop[1],
-                    "drop_ci_high": drop[2],
-                }
-            )
+            key = {"policy": first, "versus": second, "suite": suite, "split": split}
+            rows.append({**key, **_pooled_statistics(group, gaps)})
+            if group["perturbation"].nunique() > 1:
+                for _, arm in group.groupby("perturbation", sort=True):
+                    rows.append({**key, **_pooled_statistics(arm, gaps)})
     return pd.DataFrame(rows)
+
+
+def _pooled_statistics(group: pd.DataFrame, gaps: pd.Series) -> dict:
+    """The difference and the drop difference of these pairs, cluster-bootstrapped."""
+    diff = group["first"] - group["second"]
+    by_cluster = diff.groupby([group[c] for c in CLUSTER])
+    sums, counts = by_cluster.sum(), by_cluster.count()
+    estimate, low, high = cluster_bootstrap(sums.to_numpy(), counts.to_numpy(float))
+    with_clean = sums.index.isin(gaps.index)
+    drop_sums = sums[with_clean] - counts[with_clean] * gaps.reindex(sums.index[with_clean])
+    drop = (
+        cluster_bootstrap(drop_sums.to_numpy(), counts[with_clean].to_numpy(float))
+        if with_clean.any()
+        else (float("nan"),) * 3
+    )
+    return {
+        "arms": ",".join(sorted(group["perturbation"].unique())),
+        "train_seeds": ",".join(str(s) for s in sorted(group["train_seed"].unique())),
+        "clusters": len(sums),
+        "pairs": int(counts.sum()),
+        "policy_rate": group["first"].mean(),
+        "versus_rate": group["second"].mean(),
+        "difference": estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "drop_difference": drop[0],
+        "drop_ci_low": drop[1],
+        "drop_ci_high": drop[2],
+    }
