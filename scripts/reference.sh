@@ -12,7 +12,7 @@
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
 # OBJECT_TASKS, POLICIES, SPLITS, WORKERS, NICE, LIFT_ACTION_NOISE and OBJECT_ACTION_NOISE (the
-# DART demos' noise; 0 = clean demos only).
+# DART demos' noise; 0 = clean demos only), DRY_RUN=1 (print the commands a stage would run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -39,6 +39,8 @@ ROBOSUITE_ARMS="${ROBOSUITE_ARMS/object_color,/}"
 OUT="$REPO/results/reference"
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
 BENCH="nice -n $NICE $REPO/.venv/bin/agra-bench"
+EXPORT="$REPO/.venv/bin/python -m policies.wam.checkpoint"
+if [ "${DRY_RUN:-0}" = 1 ]; then BENCH="echo agra-bench"; EXPORT="echo export"; fi
 
 stage() {  # stage NAME: run do_NAME and print its wall time
     local start=$(date +%s)
@@ -95,19 +97,32 @@ exported() {  # exported POLICY SUITE SEED: the committed checkpoint (no "-dart"
     echo "$OUT/checkpoints/$1-$2-s$3"
 }
 
+run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS: one resumable run
+    echo "-- run $1 $2 seed $3, $6: $7"
+    $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" \
+        --severity 3 --split "$6" --image-size 64 --workers "$WORKERS" --no-progress --out "$OUT/runs"
+}
+
 do_run() {
     # The clean arm does not depend on the variant pool: it runs once, with the ID split.
+    # Lift runs all arms of a split in one run (~25 min). A libero_object episode costs ~10x a
+    # lift one (up to 280 steps, bigger scenes), so there the clean arm (the target) runs first
+    # and alone, then one run per family and split (~1 h each): each lands on its own.
     checkpoints | while read -r policy suite seed steps; do
-        tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo all)
-        arms=$([ "$suite" = libero_object ] && echo "$ARMS" || echo "$ROBOSUITE_ARMS")
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
         for split in $SPLITS; do
-            [ "$split" = ood ] && arms=${arms#none,}
-            echo "-- run $policy $suite seed $seed, $split"
-            $BENCH run --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
-                --tasks "$tasks" --perturb "$arms" --severity 3 --split "$split" --image-size 64 \
-                --workers "$WORKERS" --no-progress --out "$OUT/runs"
+            if [ "$suite" = robosuite_lift ]; then
+                arms=$ROBOSUITE_ARMS
+                [ "$split" = ood ] && arms=${arms#none,}
+                run_arms "$policy" "$suite" "$seed" "$checkpoint" all "$split" "$arms"
+                continue
+            fi
+            [ "$split" = id ] && run_arms "$policy" "$suite" "$seed" "$checkpoint" "$OBJECT_TASKS" id none
+            families=${ARMS#none,}
+            for family in ${families//,/ }; do
+                run_arms "$policy" "$suite" "$seed" "$checkpoint" "$OBJECT_TASKS" "$split" "$family"
+            done
         done
     done
 }
@@ -136,7 +151,7 @@ do_export() {  # finished training runs only: a checkpoint that is still trainin
             echo "-- skip export of $source: at step $step of $steps (train it first)"
             continue
         fi
-        "$REPO/.venv/bin/python" -m policies.wam.checkpoint "$source" "$(exported "$policy" "$suite" "$seed")"
+        $EXPORT "$source" "$(exported "$policy" "$suite" "$seed")"
     done
 }
 

@@ -1,0 +1,59 @@
+"""scripts/reference.sh plans the reference experiment's runs: checked with DRY_RUN=1, which
+prints each agra-bench command instead of running it (the committed checkpoints are real)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "reference.sh"
+
+
+def dry_run(*stages: str, **knobs: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DRY_RUN": "1", "POLICIES": "wam", "LIFT_SEEDS": "0", "OBJECT_SEEDS": "0", **knobs}
+    return subprocess.run(["bash", str(SCRIPT), *stages], env=env, capture_output=True, text=True, timeout=60)
+
+
+def run_commands(output: str) -> list[dict[str, str]]:
+    """The printed `agra-bench run` commands as option -> value dicts (flags map to "")."""
+    commands = []
+    for line in output.splitlines():
+        if line.startswith("agra-bench run "):
+            words, options = line.split()[2:], {}
+            for i, word in enumerate(words):
+                if word.startswith("--"):
+                    following = words[i + 1] if i + 1 < len(words) else "--"
+                    options[word] = "" if following.startswith("--") else following
+            commands.append(options)
+    return commands
+
+
+def test_lift_runs_each_split_in_one_run_and_the_clean_arm_once():
+    result = dry_run("run", OBJECT_SEEDS=" ")
+    assert result.returncode == 0, result.stderr
+    runs = run_commands(result.stdout)
+    assert [(r["--split"], r["--perturb"].split(",")[0]) for r in runs] == [
+        ("id", "none"),
+        ("ood", "texture"),
+    ]
+    assert all(r["--checkpoint"].endswith("checkpoints/wam-robosuite_lift-s0") for r in runs)
+    assert "distractor" not in runs[0]["--perturb"] and "object_color" not in runs[0]["--perturb"]
+
+
+def test_libero_object_runs_the_clean_arm_first_then_one_run_per_family_and_split():
+    result = dry_run("run", LIFT_SEEDS=" ")
+    assert result.returncode == 0, result.stderr
+    runs = run_commands(result.stdout)
+    families = ["distractor", "texture", "lighting", "camera", "background", "object_color", "noise"]
+    expected = [("id", "none")] + [("id", f) for f in families] + [("ood", f) for f in families]
+    assert [(r["--split"], r["--perturb"]) for r in runs] == expected
+    assert {r["--tasks"] for r in runs} == {"0,1"}
+    assert all("--episodes" not in r for r in runs)  # every init state of each task
+
+
+def test_unknown_stage_is_a_one_line_error_with_exit_code_2():
+    result = dry_run("evaluate")
+    assert result.returncode == 2
+    assert "unknown stage 'evaluate'" in result.stderr and "valid: collect" in result.stderr
