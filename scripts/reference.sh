@@ -105,9 +105,10 @@ run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS: one resu
 
 do_run() {
     # The clean arm does not depend on the variant pool: it runs once, with the ID split.
-    # Lift runs all arms of a split in one run (~25 min). A libero_object episode costs ~10x a
-    # lift one (up to 280 steps, bigger scenes), so there the clean arm (the target) runs first
-    # and alone, then one run per family and split (~1 h each): each lands on its own.
+    # Lift runs all arms of a split in one run (~25 min). A libero_object arm (2 tasks x 50
+    # episodes of up to 280 steps) takes ~15 min here and a checkpoint's 15 arms ~4 h, so there
+    # the clean arm (the target) runs first and alone, then one run per family and split: each
+    # lands on its own, and a grid cut short keeps every finished arm as a complete run.
     checkpoints | while read -r policy suite seed steps; do
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
