@@ -122,11 +122,12 @@ def run(
         render_every_step=render_every_step,
     )
     summary = run_episodes(config, show_progress=progress, console=err_console)
-    rate = summary.successes / summary.ran if summary.ran else float("nan")
+    # Over the whole run, so that a resumed run reports its result, not only this call's share.
+    rate = summary.run_successes / summary.finished if summary.finished else float("nan")
     console.print(
         f"run {summary.run_id}: {summary.ran} episodes run, {summary.skipped} already done "
-        f"(of {summary.planned}); success {summary.successes}/{summary.ran} ({rate:.1%}), "
-        f"errors {summary.errors}\n{summary.run_dir / 'episodes.parquet'}"
+        f"(of {summary.planned}); success {summary.run_successes}/{summary.finished} ({rate:.1%}), "
+        f"errors {summary.run_errors}\n{summary.run_dir / 'episodes.parquet'}"
     )
 
 

@@ -45,6 +45,9 @@ class RunSummary:
     successes: int
     errors: int
     retried: int = 0  # errored episodes of an earlier attempt, run again once
+    # The whole run, earlier attempts included: what a resumed run's last line reports.
+    run_successes: int = 0
+    run_errors: int = 0
 
     @property
     def finished(self) -> int:
@@ -120,6 +123,9 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
                     rate=f"success {summary.successes}/{summary.ran}"
                     f"{f' errors {summary.errors}' if summary.errors else ''}",
                 )
+        finished = [store.rows[k.id] for k in keys if k.id in store.rows]
+        summary.run_successes = sum(bool(r["success"]) for r in finished)
+        summary.run_errors = sum(r["error"] is not None for r in finished)
         return summary
     finally:
         store.close()

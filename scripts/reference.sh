@@ -103,26 +103,42 @@ run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS: one resu
         --severity 3 --split "$6" --image-size 64 --workers "$WORKERS" --no-progress --out "$OUT/runs"
 }
 
+run_checkpoint() {  # run_checkpoint POLICY SUITE SEED TASKS SPLIT ARMS: run_arms on the exported checkpoint
+    local checkpoint
+    checkpoint=$(exported "$1" "$2" "$3")
+    [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; return 0; }
+    run_arms "$1" "$2" "$3" "$checkpoint" "$4" "$5" "$6"
+}
+
+object_arms() {  # object_arms SPLIT: libero_object's arms of a split, one run each, the clean arm first
+    [ "$1" = id ] && echo none
+    local families=${ARMS#none,}
+    echo "${families//,/ }"
+}
+
 do_run() {
     # The clean arm does not depend on the variant pool: it runs once, with the ID split.
     # Lift runs all arms of a split in one run (~25 min). A libero_object arm (2 tasks x 50
-    # episodes of up to 280 steps) takes ~15 min here and a checkpoint's 15 arms ~4 h, so there
-    # the clean arm (the target) runs first and alone, then one run per family and split: each
-    # lands on its own, and a grid cut short keeps every finished arm as a complete run.
-    checkpoints | while read -r policy suite seed steps; do
-        checkpoint=$(exported "$policy" "$suite" "$seed")
-        [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
+    # episodes of up to 280 steps) takes ~15-30 min here and a checkpoint's 15 arms ~4-7 h, so
+    # there each arm is its own run, the clean arm (the target) first, and every policy runs an
+    # arm before the next arm starts: a grid cut short keeps finished arms as complete runs, and
+    # they come in AGRA-WAM pairs, which is what the head-to-head needs.
+    local seed split arms arm policy
+    for seed in $LIFT_SEEDS; do
         for split in $SPLITS; do
-            if [ "$suite" = robosuite_lift ]; then
-                arms=$ROBOSUITE_ARMS
-                [ "$split" = ood ] && arms=${arms#none,}
-                run_arms "$policy" "$suite" "$seed" "$checkpoint" all "$split" "$arms"
-                continue
-            fi
-            [ "$split" = id ] && run_arms "$policy" "$suite" "$seed" "$checkpoint" "$OBJECT_TASKS" id none
-            families=${ARMS#none,}
-            for family in ${families//,/ }; do
-                run_arms "$policy" "$suite" "$seed" "$checkpoint" "$OBJECT_TASKS" "$split" "$family"
+            arms=$ROBOSUITE_ARMS
+            [ "$split" = ood ] && arms=${arms#none,}
+            for policy in $POLICIES; do
+                run_checkpoint "$policy" robosuite_lift "$seed" all "$split" "$arms"
+            done
+        done
+    done
+    for seed in $OBJECT_SEEDS; do
+        for split in $SPLITS; do
+            for arm in $(object_arms "$split"); do
+                for policy in $POLICIES; do
+                    run_checkpoint "$policy" libero_object "$seed" "$OBJECT_TASKS" "$split" "$arm"
+                done
             done
         done
     done

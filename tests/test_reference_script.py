@@ -42,13 +42,16 @@ def test_lift_runs_each_split_in_one_run_and_the_clean_arm_once():
     assert "distractor" not in runs[0]["--perturb"] and "object_color" not in runs[0]["--perturb"]
 
 
-def test_libero_object_runs_the_clean_arm_first_then_one_run_per_family_and_split():
-    result = dry_run("run", LIFT_SEEDS=" ")
+def test_libero_object_runs_the_clean_arm_first_then_one_run_per_family_and_split_in_policy_pairs():
+    result = dry_run("run", LIFT_SEEDS=" ", POLICIES="wam agra")
     assert result.returncode == 0, result.stderr
     runs = run_commands(result.stdout)
     families = ["distractor", "texture", "lighting", "camera", "background", "object_color", "noise"]
-    expected = [("id", "none")] + [("id", f) for f in families] + [("ood", f) for f in families]
-    assert [(r["--split"], r["--perturb"]) for r in runs] == expected
+    arms = [("id", "none")] + [("id", f) for f in families] + [("ood", f) for f in families]
+    # Both policies finish an arm before the next one starts, so a grid cut short stays paired.
+    expected = [(split, arm, policy) for split, arm in arms for policy in ("wam", "agra")]
+    assert [(r["--split"], r["--perturb"], r["--policy"]) for r in runs] == expected
+    assert all(r["--checkpoint"].endswith(f"checkpoints/{r['--policy']}-libero_object-s0") for r in runs)
     assert {r["--tasks"] for r in runs} == {"0,1"}
     assert all("--episodes" not in r for r in runs)  # every init state of each task
 

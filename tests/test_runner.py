@@ -88,6 +88,17 @@ def test_robosuite_run(tmp_path):
     assert len(df) == 2 and (df["steps"] == 5).all() and not df["success"].any()
 
 
+def test_a_resumed_run_reports_the_whole_runs_result(tmp_path):
+    args = ["run", "--policy", "noop", "--suite", "robosuite_lift", "--episodes", "2", "--max-steps", "2"]
+    args += [*SMALL, "--out", str(tmp_path)]
+    first, again = run_cli(*args), run_cli(*args)
+    assert first.returncode == 0 and again.returncode == 0, again.stderr[-3000:]
+    first_line, again_line = (" ".join(r.stdout.split()) for r in (first, again))  # rich wraps lines
+    assert "2 episodes run, 0 already done (of 2); success 0/2 (0.0%), errors 0" in first_line
+    # Nothing left to run: the line still gives the run's success, not 0/0 of this call.
+    assert "0 episodes run, 2 already done (of 2); success 0/2 (0.0%), errors 0" in again_line
+
+
 def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
     digests = {}
     for workers in (1, 2):
