@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -129,6 +130,18 @@ def test_policy_without_control_arm_gets_empty_deltas_and_a_note(tmp_path):
     row = report.leaderboard.iloc[0]
     assert pd.isna(row.delta_vs_clean) and row.note.startswith("no control arm")
     assert any("'random' has arms without a clean control arm" in n for n in report.notes)
+
+
+def test_a_run_with_fewer_episodes_than_planned_gets_a_note(tmp_path):
+    for name, finished in (("short", 3), ("whole", 4)):
+        write_run(tmp_path, name, [episode_row(name, "wam", 0, e, "none", True) for e in range(finished)])
+        identity = {"task_ids": [0, 1], "arms": [["none", 0]], "episodes": 2}  # 2 tasks x 1 arm x 2
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"identity": identity}))
+    notes = build_report([tmp_path]).notes
+    assert [n for n in notes if "incomplete" in n] == [
+        "run short is incomplete: 3 of 4 planned episodes"
+        " (still running or interrupted; its command resumes it)"
+    ]
 
 
 def test_errored_episodes_are_counted_but_not_scored(tmp_path):

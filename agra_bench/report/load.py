@@ -88,6 +88,28 @@ def train_seed_of(run_dir: Path) -> int:
 UNKNOWN_TRAIN_SEED = -1
 
 
+def planned_episodes_of(run_dir: Path) -> int | None:
+    """How many episodes the run's command planned (tasks x arms x episodes per task, from
+    the identity its manifest records), or None when the manifest does not say."""
+    try:
+        identity = json.loads((run_dir / MANIFEST_FILE).read_text())["identity"]
+        return len(identity["task_ids"]) * len(identity["arms"]) * int(identity["episodes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def incomplete_run_note(run_dir: Path, finished: int) -> str | None:
+    """A note for a run with fewer episodes than planned (still going, or interrupted): its
+    arms are reported on the episodes that exist, which a reader should know."""
+    planned = planned_episodes_of(run_dir)
+    if planned is None or finished >= planned:
+        return None
+    return (
+        f"run {run_dir.name} is incomplete: {finished} of {planned} planned episodes "
+        "(still running or interrupted; its command resumes it)"
+    )
+
+
 def seeds_pair(seed_a: int, seed_b: int) -> bool:
     """Whether checkpoints of these training seeds are compared: equal seeds, or an unknown one."""
     return seed_a == seed_b or UNKNOWN_TRAIN_SEED in (seed_a, seed_b)
@@ -108,6 +130,8 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
             notes.append(f"skipped {path}: {exc}")
             continue
         frame["train_seed"] = train_seed_of(path.parent)
+        if note := incomplete_run_note(path.parent, len(frame)):
+            notes.append(note)
         frames.append(frame)
         runs.append(path.parent)
     if not frames:
