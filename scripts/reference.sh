@@ -49,19 +49,23 @@ stage() {  # stage NAME: run do_NAME and print its wall time
     echo "== stage $1: $(( $(date +%s) - start )) s"
 }
 
-do_collect() {
-    $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
-        --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift"
-    if [ "$LIFT_ACTION_NOISE" != 0 ]; then
+do_collect() {  # the demos of each task set that has seeds to train (LIFT_SEEDS, OBJECT_SEEDS)
+    if [ -n "${LIFT_SEEDS// /}" ]; then
         $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
-            --action-noise "$LIFT_ACTION_NOISE" --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift_dart"
+            --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift"
+        if [ "$LIFT_ACTION_NOISE" != 0 ]; then
+            $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
+                --action-noise "$LIFT_ACTION_NOISE" --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift_dart"
+        fi
     fi
-    $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
-        --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
-    if [ "$OBJECT_ACTION_NOISE" != 0 ]; then
+    if [ -n "${OBJECT_SEEDS// /}" ]; then
         $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
-            --no-segmentation --action-noise "$OBJECT_ACTION_NOISE" --workers "$WORKERS" --no-progress \
-            --out "$DATA/libero_object_dart"
+            --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
+        if [ "$OBJECT_ACTION_NOISE" != 0 ]; then
+            $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
+                --no-segmentation --action-noise "$OBJECT_ACTION_NOISE" --workers "$WORKERS" --no-progress \
+                --out "$DATA/libero_object_dart"
+        fi
     fi
 }
 

@@ -56,6 +56,16 @@ def test_libero_object_runs_the_clean_arm_first_then_one_run_per_family_and_spli
     assert all("--episodes" not in r for r in runs)  # every init state of each task
 
 
+def test_collect_gathers_only_the_task_sets_that_have_seeds_to_train():
+    suites = {}
+    for knobs in ({"LIFT_SEEDS": " "}, {"OBJECT_SEEDS": " "}):
+        result = dry_run("collect", **knobs)
+        assert result.returncode == 0, result.stderr
+        lines = [line.split() for line in result.stdout.splitlines() if line.startswith("agra-bench collect")]
+        suites[next(iter(knobs))] = [words[words.index("--suite") + 1] for words in lines]
+    assert suites == {"LIFT_SEEDS": ["libero_object"] * 2, "OBJECT_SEEDS": ["robosuite_lift"] * 2}
+
+
 def test_unknown_stage_is_a_one_line_error_with_exit_code_2():
     result = dry_run("evaluate")
     assert result.returncode == 2
