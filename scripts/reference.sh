@@ -123,7 +123,7 @@ object_arms() {  # object_arms SPLIT: libero_object's arms of a split, one run e
 do_run() {
     # The clean arm does not depend on the variant pool: it runs once, with the ID split.
     # Lift runs all arms of a split in one run (~25 min). A libero_object arm (2 tasks x 50
-    # episodes of up to 280 steps) takes ~15-30 min here and a checkpoint's 15 arms ~4-7 h, so
+    # episodes of up to 280 steps) takes ~10-14 min here and a checkpoint's 15 arms ~3 h, so
     # there each arm is its own run, the clean arm (the target) first, and every policy runs an
     # arm before the next arm starts: a grid cut short keeps finished arms as complete runs, and
     # they come in AGRA-WAM pairs, which is what the head-to-head needs.
