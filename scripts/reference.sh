@@ -49,23 +49,23 @@ stage() {  # stage NAME: run do_NAME and print its wall time
     echo "== stage $1: $(( $(date +%s) - start )) s"
 }
 
+collect_demos() {  # collect_demos SUITE NOISE OUT OPTIONS...: clean demos, then DART demos unless NOISE is 0
+    local suite=$1 noise=$2 out=$3
+    shift 3
+    $BENCH collect --suite "$suite" "$@" --image-size 64 --no-segmentation --workers "$WORKERS" \
+        --no-progress --out "$out"
+    if [ "$noise" != 0 ]; then
+        $BENCH collect --suite "$suite" "$@" --image-size 64 --no-segmentation --action-noise "$noise" \
+            --workers "$WORKERS" --no-progress --out "${out}_dart"
+    fi
+}
+
 do_collect() {  # the demos of each task set that has seeds to train (LIFT_SEEDS, OBJECT_SEEDS)
     if [ -n "${LIFT_SEEDS// /}" ]; then
-        $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
-            --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift"
-        if [ "$LIFT_ACTION_NOISE" != 0 ]; then
-            $BENCH collect --suite robosuite_lift --episodes 150 --image-size 64 --no-segmentation \
-                --action-noise "$LIFT_ACTION_NOISE" --workers "$WORKERS" --no-progress --out "$DATA/robosuite_lift_dart"
-        fi
+        collect_demos robosuite_lift "$LIFT_ACTION_NOISE" "$DATA/robosuite_lift" --episodes 150
     fi
     if [ -n "${OBJECT_SEEDS// /}" ]; then
-        $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
-            --no-segmentation --workers "$WORKERS" --no-progress --out "$DATA/libero_object"
-        if [ "$OBJECT_ACTION_NOISE" != 0 ]; then
-            $BENCH collect --suite libero_object --tasks "$OBJECT_TASKS" --episodes 50 --image-size 64 \
-                --no-segmentation --action-noise "$OBJECT_ACTION_NOISE" --workers "$WORKERS" --no-progress \
-                --out "$DATA/libero_object_dart"
-        fi
+        collect_demos libero_object "$OBJECT_ACTION_NOISE" "$DATA/libero_object" --tasks "$OBJECT_TASKS" --episodes 50
     fi
 }
 
