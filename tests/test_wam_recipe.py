@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from agra_bench.demos.dataset import WindowDataset, WindowSpec
+from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec
 from agra_bench.errors import UsageError
 from policies.wam.augment import augment_batch, random_shift
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
@@ -34,6 +36,23 @@ def test_cached_windows_equal_uncached_windows(collected_demo):
                 assert value.dtype == b[key].dtype and torch.equal(value, b[key]), (i, key)
             else:
                 assert value == b[key], (i, key)
+
+
+def test_data_digest_follows_the_arrays_not_the_file(tmp_path, collected_demo):
+    keys = ("agentview_rgb", "eye_in_hand_rgb")
+    digest = DemoFiles([collected_demo]).digest(keys)
+    copy = tmp_path / "elsewhere" / collected_demo.name
+    copy.parent.mkdir()
+    shutil.copy(collected_demo, copy)
+    with h5py.File(copy, "a") as handle:  # other file bytes, same arrays
+        handle.attrs["collected_in"] = "another session"
+    assert DemoFiles([copy]).digest(keys) == digest
+    assert WindowDataset([copy], cache=True).files.digest(keys) == digest  # cached arrays hash alike
+    assert DemoFiles([collected_demo]).digest(keys[:1]) != digest
+    with h5py.File(copy, "a") as handle:
+        actions = handle["data/demo_0/actions"]
+        actions[0, 0] += 0.01
+    assert DemoFiles([copy]).digest(keys) != digest
 
 
 def test_random_shift_keeps_shapes_shares_one_offset_per_sample_and_replays():
@@ -92,6 +111,7 @@ def test_training_records_precision_statistics_and_snapshots(tmp_path, collected
     config = json.loads((folder / "config.json").read_text())
     assert config["precision"] == "bf16" and len(config["wam"]["action_center"]) == 7
     assert len(config["wam"]["proprio_std"]) == 8
+    assert config["data_sha256"] == DemoFiles([collected_demo]).digest(("agentview_rgb", "eye_in_hand_rgb"))
     snapshots = sorted(p.name for p in (folder / "snapshots").iterdir())
     assert snapshots == ["step_000005", "step_000010"]
     assert json.loads((folder / "snapshots" / "step_000005" / "config.json").read_text())["step"] == 5

@@ -22,6 +22,7 @@ two cameras take ~370 MB.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,24 @@ class DemoFiles:
             self._memory[(ref.file_index, ref.demo, "proprio")] = self.all_proprio(ref)
         return sum(array.nbytes for array in self._memory.values())
 
+    def digest(self, image_keys: tuple[str, ...]) -> str:
+        """sha256 of every demo's name, `image_keys` frames, actions and proprio, in index order.
+
+        Two trainings with the same digest saw the same demonstrations, even when the files were
+        collected again in another session (their paths and HDF5 bytes differ, their arrays do
+        not): that is how `wam` and `agra` of one seed, trained sessions apart, can be shown to
+        share their data."""
+        sha = hashlib.sha256()
+        for ref in self.demos:
+            steps = np.arange(ref.length)
+            sha.update(f"{ref.demo}:{ref.length}".encode())
+            for key in image_keys:
+                sha.update(np.ascontiguousarray(self.frames(ref, key, steps)).data)
+            sha.update(np.ascontiguousarray(self.actions(ref, steps)).data)
+            cached = self._memory.get((ref.file_index, ref.demo, "proprio"))
+            sha.update(np.ascontiguousarray(cached if cached is not None else self.all_proprio(ref)).data)
+        return sha.hexdigest()
+
     def group(self, ref: DemoRef) -> h5py.Group:
         import os
 
@@ -180,11 +199,8 @@ class WindowDataset:
         self.teacher_features = teacher_features
         self.index = [(d, t) for d, ref in enumerate(self.files.demos) for t in range(ref.length)]
         self.task_names = sorted(set(self.files.instructions))
-        self.cached_bytes = (
-            self.files.load_into_memory(("agentview_rgb", "eye_in_hand_rgb") if wrist else ("agentview_rgb",))
-            if cache
-            else 0
-        )
+        self.image_keys = ("agentview_rgb", "eye_in_hand_rgb") if wrist else ("agentview_rgb",)
+        self.cached_bytes = self.files.load_into_memory(self.image_keys) if cache else 0
 
     def __len__(self) -> int:
         return len(self.index)

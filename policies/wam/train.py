@@ -164,6 +164,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "settings": settings.__dict__,
         "precision": precision,
         "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
+        "data_sha256": dataset.files.digest(dataset.image_keys),
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
     if start:  # a kill between the weights and train_state.json: the pair follows the state
