@@ -51,8 +51,12 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
     }
 
 
-def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest; on resume keep the first start time and list every session."""
+def write_manifest(run_dir: Path, manifest: dict[str, Any], new_session: bool = True) -> None:
+    """Write the manifest; on resume keep the first start time and list every session.
+
+    `new_session=False` (a resumed run with no episode left to run) leaves an existing manifest
+    as it is: a session is a call that ran episodes, and re-running a finished grid to skip its
+    runs must not rewrite the git SHA and platform of committed results."""
     path = run_dir / MANIFEST_FILE
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     sessions = []
@@ -60,6 +64,8 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
         previous = json.loads(path.read_text())
         if previous.get("identity") != manifest["identity"]:
             raise RuntimeError(f"{path} belongs to a different configuration")
+        if not new_session:
+            return
         sessions = previous.get("sessions", [])
     sessions.append({"started": now, "git_sha": manifest["git_sha"], "versions": manifest["versions"]})
     atomic_write_json(path, {**manifest, "sessions": sessions})

@@ -87,10 +87,10 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
         )
         policy_info = factory.manifest_entry(**policy_options)
-        write_manifest(run_dir, build_manifest(config, policy_info))
         keys = plan_episodes(config)
         done = store.done_keys()
         todo = [k for k in keys if k.id not in done]
+        write_manifest(run_dir, build_manifest(config, policy_info), new_session=bool(todo))
         retried = len(store.retry_keys() & {k.id for k in todo})
         settings = WorkerSettings(
             run_dir=str(run_dir),

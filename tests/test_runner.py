@@ -97,6 +97,9 @@ def test_a_resumed_run_reports_the_whole_runs_result(tmp_path):
     assert "2 episodes run, 0 already done (of 2); success 0/2 (0.0%), errors 0" in first_line
     # Nothing left to run: the line still gives the run's success, not 0/0 of this call.
     assert "0 episodes run, 2 already done (of 2); success 0/2 (0.0%), errors 0" in again_line
+    # ... and leaves the manifest as the session that ran the episodes wrote it.
+    (manifest,) = tmp_path.glob("*/manifest.json")
+    assert len(json.loads(manifest.read_text())["sessions"]) == 1
 
 
 def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
