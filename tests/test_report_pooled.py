@@ -23,7 +23,7 @@ def test_cluster_bootstrap_ratio_and_degenerate_cases():
     assert cluster_bootstrap(np.array([1.0]), np.array([3.0])) == (pytest.approx(1 / 3),) * 3
 
 
-def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20):
+def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20, data_sha256=None):
     """A run of one checkpoint: clean arm outcomes `clean(e)`, perturbed `arm_outcome(e, arm)`."""
     run_id = f"{policy}-s{train_seed}"
     rows = [episode_row(run_id, policy, 0, e, "none", clean(e)) for e in range(episodes)]
@@ -32,7 +32,7 @@ def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20):
     ]
     for row in rows:
         row["checkpoint"], row["checkpoint_sha1"] = f"/ckpt/{run_id}", f"{policy}{train_seed}".ljust(40, "0")
-    write_run(root, run_id, rows, train_seed=train_seed)
+    write_run(root, run_id, rows, train_seed=train_seed, data_sha256=data_sha256)
 
 
 def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp_path):
@@ -146,3 +146,14 @@ def test_arms_that_never_reached_the_policy_stay_out_of_the_pool(tmp_path):
     assert (row.arms, row.pairs, row.difference) == ("lighting", 20, pytest.approx(0.5))
     assert any("INTEGRITY: arm 'object_color'" in n for n in report.notes)
     assert any("pooled head-to-head leaves out" in n for n in report.notes)
+
+
+def test_a_seed_pair_trained_on_different_data_gets_a_note(tmp_path):
+    # Seed 0: both trained on data "a"; seed 1: agra on "b" (e.g. demos collected again with
+    # other code). Only seed 1 is flagged; a checkpoint without a digest is not compared.
+    for seed, wam_data, agra_data in ((0, "a" * 64, "a" * 64), (1, "a" * 64, "b" * 64), (2, None, "c" * 64)):
+        _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: True, data_sha256=wam_data)
+        _checkpoint_runs(tmp_path, "agra", seed, lambda e: True, lambda e, arm: True, data_sha256=agra_data)
+    notes = [n for n in build_report([tmp_path]).notes if "different data" in n]
+    assert len(notes) == 1 and "training seed 1" in notes[0]
+    assert "aaaaaaaaaaaa" in notes[0] and "bbbbbbbbbbbb" in notes[0]

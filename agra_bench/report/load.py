@@ -74,15 +74,38 @@ def read_run_table(path: Path) -> pd.DataFrame:
     return rows_to_table(list(rows.values())).to_pandas()
 
 
+def policy_entry_of(run_dir: Path) -> dict:
+    """The manifest's `policy` entry, or {} when the run has no readable one."""
+    try:
+        entry = json.loads((run_dir / MANIFEST_FILE).read_text())["policy"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return entry if isinstance(entry, dict) else {}
+
+
 def train_seed_of(run_dir: Path) -> int:
     """The training seed of the run's checkpoint, from its manifest (`policy.train_seed`), or
     -1 when unknown: policies without one, and runs written before it was recorded. Reports
     pair a `wam` and an `agra` checkpoint only when their training seeds agree."""
-    try:
-        seed = json.loads((run_dir / MANIFEST_FILE).read_text())["policy"].get("train_seed")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return UNKNOWN_TRAIN_SEED
+    seed = policy_entry_of(run_dir).get("train_seed")
     return int(seed) if isinstance(seed, int) else UNKNOWN_TRAIN_SEED
+
+
+def data_mismatch_notes(episodes: pd.DataFrame) -> list[str]:
+    """A note for each suite and training seed whose checkpoints were trained on different
+    data (`data_sha256`, known for checkpoints trained since it was recorded): their
+    head-to-head then compares the data as well as the training loss."""
+    known = episodes[(episodes["data_sha256"] != "") & (episodes["train_seed"] != UNKNOWN_TRAIN_SEED)]
+    notes = []
+    for (suite, seed), group in known.groupby(["suite", "train_seed"], sort=True):
+        digests = group.groupby("policy_label")["data_sha256"].first()
+        if digests.nunique() > 1:
+            labels = ", ".join(f"{label} ({digest[:12]})" for label, digest in digests.items())
+            notes.append(
+                f"{suite} training seed {seed}: the checkpoints were trained on different data "
+                f"(data_sha256: {labels}); their head-to-head compares the data as well as the method"
+            )
+    return notes
 
 
 UNKNOWN_TRAIN_SEED = -1
@@ -130,6 +153,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
             notes.append(f"skipped {path}: {exc}")
             continue
         frame["train_seed"] = train_seed_of(path.parent)
+        frame["data_sha256"] = str(policy_entry_of(path.parent).get("data_sha256") or "")
         if note := incomplete_run_note(path.parent, len(frame)):
             notes.append(note)
         frames.append(frame)
@@ -160,6 +184,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         )
         notes.append(f"{n_errors} episode(s) ended in an error; they are counted in 'errors' and {how}")
     episodes["policy_label"] = policy_labels(episodes)
+    notes += data_mismatch_notes(episodes)
     return LoadResult(episodes.reset_index(drop=True), runs, notes)
 
 

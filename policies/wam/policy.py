@@ -114,6 +114,7 @@ class WAMPolicy(Policy):
             "config": json.loads(config.to_json()),
             "train_step": meta.get("step"),
             "train_seed": meta.get("settings", {}).get("seed"),  # pairs wam and agra runs in reports
+            "data_sha256": meta.get("data_sha256"),  # reports note a pair trained on different data
         }
 
     def reset(self, slot: int, seed: int) -> None:

@@ -62,13 +62,16 @@ def episode_row(
     }
 
 
-def write_run(root: Path, run_id: str, rows: list[dict], train_seed: int | None = None) -> Path:
-    """The rows as a run table; with `train_seed`, a manifest that records it, as runs of a
-    trained checkpoint's policy do (`policy.train_seed`)."""
+def write_run(
+    root: Path, run_id: str, rows: list[dict], train_seed: int | None = None, data_sha256: str | None = None
+) -> Path:
+    """The rows as a run table; with `train_seed` (and `data_sha256`), a manifest that records
+    it, as runs of a trained checkpoint's policy do (`policy.train_seed`, `policy.data_sha256`)."""
     store = EpisodeStore(root / run_id)
     for row in rows:
         store.add(row)
     store.close()
     if train_seed is not None:
-        (root / run_id / "manifest.json").write_text(json.dumps({"policy": {"train_seed": train_seed}}))
+        entry = {"train_seed": train_seed, "data_sha256": data_sha256}
+        (root / run_id / "manifest.json").write_text(json.dumps({"policy": entry}))
     return store.path
