@@ -123,8 +123,7 @@ class DemoFiles:
             for key in image_keys:
                 sha.update(np.ascontiguousarray(self.frames(ref, key, steps)).data)
             sha.update(np.ascontiguousarray(self.actions(ref, steps)).data)
-            cached = self._memory.get((ref.file_index, ref.demo, "proprio"))
-            sha.update(np.ascontiguousarray(cached if cached is not None else self.all_proprio(ref)).data)
+            sha.update(np.ascontiguousarray(self.demo_proprio(ref)).data)
         return sha.hexdigest()
 
     def group(self, ref: DemoRef) -> h5py.Group:
@@ -154,8 +153,12 @@ class DemoFiles:
 
     def proprio(self, ref: DemoRef, t: int) -> np.ndarray:
         """(8,) float32 at step t."""
+        return self.demo_proprio(ref)[t]
+
+    def demo_proprio(self, ref: DemoRef) -> np.ndarray:
+        """(T, 8) float32 of every step: the cached array, or read from the file."""
         cached = self._memory.get((ref.file_index, ref.demo, "proprio"))
-        return cached[t] if cached is not None else self.all_proprio(ref)[t]
+        return cached if cached is not None else self.all_proprio(ref)
 
     def all_proprio(self, ref: DemoRef) -> np.ndarray:
         """(T, 8) float32: eef position (3), axis-angle (3), gripper (2) at every step."""

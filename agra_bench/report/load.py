@@ -83,11 +83,11 @@ def policy_entry_of(run_dir: Path) -> dict:
     return entry if isinstance(entry, dict) else {}
 
 
-def train_seed_of(run_dir: Path) -> int:
-    """The training seed of the run's checkpoint, from its manifest (`policy.train_seed`), or
-    -1 when unknown: policies without one, and runs written before it was recorded. Reports
-    pair a `wam` and an `agra` checkpoint only when their training seeds agree."""
-    seed = policy_entry_of(run_dir).get("train_seed")
+def train_seed_of(policy_entry: dict) -> int:
+    """The training seed of the run's checkpoint, from its manifest's policy entry
+    (`policy.train_seed`), or -1 when unknown: policies without one, and runs written before it
+    was recorded. Reports pair a `wam` and an `agra` checkpoint only when their seeds agree."""
+    seed = policy_entry.get("train_seed")
     return int(seed) if isinstance(seed, int) else UNKNOWN_TRAIN_SEED
 
 
@@ -152,8 +152,9 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         except ValueError as exc:
             notes.append(f"skipped {path}: {exc}")
             continue
-        frame["train_seed"] = train_seed_of(path.parent)
-        frame["data_sha256"] = str(policy_entry_of(path.parent).get("data_sha256") or "")
+        entry = policy_entry_of(path.parent)
+        frame["train_seed"] = train_seed_of(entry)
+        frame["data_sha256"] = str(entry.get("data_sha256") or "")
         if note := incomplete_run_note(path.parent, len(frame)):
             notes.append(note)
         frames.append(frame)
