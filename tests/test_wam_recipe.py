@@ -117,6 +117,17 @@ def test_training_records_precision_statistics_and_snapshots(tmp_path, collected
     assert json.loads((folder / "snapshots" / "step_000005" / "config.json").read_text())["step"] == 5
 
 
+def test_a_resumed_training_keeps_the_precision_it_began_with(tmp_path, collected_demo):
+    here = resolve_precision("auto", "cpu")
+    began = "fp32" if here == "bf16" else "bf16"  # what "auto" would not pick on this machine
+    _train(tmp_path, "run", collected_demo, steps=10, precision=began)
+    with pytest.raises(UsageError, match=f"was trained in {began}, not --precision {here}"):
+        _train(tmp_path, "run", collected_demo, steps=20, precision=here)
+    folder = _train(tmp_path, "run", collected_demo, steps=20, precision="auto")  # as on another CPU
+    assert json.loads((folder / "run.json").read_text())["precision"] == began
+    assert json.loads((folder / "config.json").read_text())["step"] == 20
+
+
 def test_a_resumed_log_never_repeats_a_step(tmp_path):
     log = tmp_path / "losses.csv"
     with log.open("w", newline="") as handle:

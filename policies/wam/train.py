@@ -117,7 +117,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is visible; use --device cpu")
     out.mkdir(parents=True, exist_ok=True)
-    precision = resolve_precision(settings.precision, device)
+    precision = _precision_of(out, settings.precision, device)
     if settings.normalize:
         config = with_data_statistics(config, data)
 
@@ -283,6 +283,28 @@ def _save(out, model, align, optimizer, ema, generator, config, step, meta) -> N
     for old in [*out.glob("train_state-*.safetensors"), out / ckpt.STATE_TENSORS]:
         if old.name != name:
             old.unlink(missing_ok=True)
+
+
+def _precision_of(out: Path, requested: str, device: torch.device) -> str:
+    """The precision of this training: a resumed one keeps the precision it began with.
+
+    Why: "auto" resolves per machine (bf16 with AMX, fp32 without), and a run resumed on another
+    CPU would otherwise switch precision mid-training while run.json named only the last one.
+    """
+    resolved = resolve_precision(requested, device)
+    run_json = out / "run.json"
+    if not (out / ckpt.STATE_JSON).exists() or not run_json.exists():
+        return resolved
+    began = json.loads(run_json.read_text()).get("precision")
+    if began is None or began == resolved:
+        return resolved
+    if requested == "auto":
+        print(f"resuming '{out}' in {began}, the precision it began with (auto here: {resolved})")
+        return began
+    raise UsageError(
+        f"'{out}' was trained in {began}, not --precision {requested}; "
+        f"resume it with --precision {began} or auto, or use a new --out"
+    )
 
 
 def _resume(out, model, align, optimizer, ema, generator, config, settings) -> int:
