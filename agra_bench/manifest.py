@@ -19,6 +19,27 @@ from agra_bench.records import atomic_write_json
 from agra_bench.versions import git_sha, package_versions
 
 MANIFEST_FILE = "manifest.json"
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def machine_info() -> dict[str, Any]:
+    """The CPU a session ran on, and whether it multiplies bf16 natively (AMX / AVX512-BF16).
+
+    Why: `--precision auto` resolves per machine, and closed-loop episodes do not repeat across
+    CPUs, so a run resumed on another kind of machine must say so (`platform` names only the OS).
+    """
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:  # not Linux: the processor name is all there is
+        pass
+    return {"cpu": model, "bf16_native": any(flag in flags for flag in BF16_CPU_FLAGS)}
 
 
 def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +73,8 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any], new_session: bool = True) -> None:
-    """Write the manifest; on resume keep the first start time and list every session.
+    """Write the manifest; on resume keep the first start time and list every session, each
+    with its machine and the policy's inference precision (a resume can run elsewhere).
 
     `new_session=False` (a resumed run with no episode left to run) leaves an existing manifest
     as it is: a session is a call that ran episodes, and re-running a finished grid to skip its
@@ -67,5 +89,13 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any], new_session: bool = 
         if not new_session:
             return
         sessions = previous.get("sessions", [])
-    sessions.append({"started": now, "git_sha": manifest["git_sha"], "versions": manifest["versions"]})
+    sessions.append(
+        {
+            "started": now,
+            "git_sha": manifest["git_sha"],
+            "versions": manifest["versions"],
+            "machine": machine_info(),
+            "precision": (manifest.get("policy") or {}).get("precision"),  # inference, where it has one
+        }
+    )
     atomic_write_json(path, {**manifest, "sessions": sessions})

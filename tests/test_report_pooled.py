@@ -23,7 +23,9 @@ def test_cluster_bootstrap_ratio_and_degenerate_cases():
     assert cluster_bootstrap(np.array([1.0]), np.array([3.0])) == (pytest.approx(1 / 3),) * 3
 
 
-def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20, data_sha256=None):
+def _checkpoint_runs(
+    root, policy, train_seed, clean, arm_outcome, episodes=20, data_sha256=None, precisions=None
+):
     """A run of one checkpoint: clean arm outcomes `clean(e)`, perturbed `arm_outcome(e, arm)`."""
     run_id = f"{policy}-s{train_seed}"
     rows = [episode_row(run_id, policy, 0, e, "none", clean(e)) for e in range(episodes)]
@@ -32,7 +34,7 @@ def _checkpoint_runs(root, policy, train_seed, clean, arm_outcome, episodes=20, 
     ]
     for row in rows:
         row["checkpoint"], row["checkpoint_sha1"] = f"/ckpt/{run_id}", f"{policy}{train_seed}".ljust(40, "0")
-    write_run(root, run_id, rows, train_seed=train_seed, data_sha256=data_sha256)
+    write_run(root, run_id, rows, train_seed=train_seed, data_sha256=data_sha256, precisions=precisions)
 
 
 def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp_path):
@@ -157,3 +159,16 @@ def test_a_seed_pair_trained_on_different_data_gets_a_note(tmp_path):
     notes = [n for n in build_report([tmp_path]).notes if "different data" in n]
     assert len(notes) == 1 and "training seed 1" in notes[0]
     assert "aaaaaaaaaaaa" in notes[0] and "bbbbbbbbbbbb" in notes[0]
+
+
+def test_a_seed_whose_runs_mix_inference_precisions_gets_a_note(tmp_path):
+    # Seed 0: both in bf16 (one machine); seed 1: agra resumed on a CPU without native bf16;
+    # seed 2: wam from before the precision was recorded, agra in fp32. Seeds 1 and 2 are flagged.
+    cases = ((0, ["bf16"], ["bf16"]), (1, ["bf16"], ["bf16", "fp32"]), (2, None, ["fp32"]))
+    for seed, *precisions in cases:
+        for policy, recorded in zip(("wam", "agra"), precisions, strict=True):
+            _checkpoint_runs(tmp_path, policy, seed, lambda e: True, lambda e, arm: True, precisions=recorded)
+    notes = [n for n in build_report([tmp_path]).notes if "inference precision" in n]
+    assert len(notes) == 2, notes
+    assert "training seed 1" in notes[0] and "bf16: 1 run, bf16+fp32: 1 run" in notes[0]
+    assert "training seed 2" in notes[1] and "fp32: 1 run, not recorded: 1 run" in notes[1]

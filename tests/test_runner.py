@@ -18,6 +18,7 @@ import pytest
 
 from agra_bench import SCHEMA_VERSION
 from agra_bench.records import EPISODE_SCHEMA
+from policies.wam.precision import cpu_has_fast_bf16
 from tests.conftest import CLI, REPO, run_cli, run_episodes
 
 pytestmark = pytest.mark.sim
@@ -99,7 +100,11 @@ def test_a_resumed_run_reports_the_whole_runs_result(tmp_path):
     assert "0 episodes run, 2 already done (of 2); success 0/2 (0.0%), errors 0" in again_line
     # ... and leaves the manifest as the session that ran the episodes wrote it.
     (manifest,) = tmp_path.glob("*/manifest.json")
-    assert len(json.loads(manifest.read_text())["sessions"]) == 1
+    (session,) = json.loads(manifest.read_text())["sessions"]
+    # The session names its machine (the CPU, and whether it does bf16 natively, as torch sees it);
+    # `noop` has no inference precision.
+    assert session["machine"]["cpu"] and session["machine"]["bf16_native"] == cpu_has_fast_bf16()
+    assert session["precision"] is None
 
 
 def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):

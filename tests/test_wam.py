@@ -20,6 +20,7 @@ from policies.wam.config import make_config
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead
 from policies.wam.model import WorldActionModel
+from policies.wam.precision import resolve_precision
 from policies.wam.teacher_cache import cache_path
 from policies.wam.teachers import make_teacher
 from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, load_embeddings, save_embeddings
@@ -316,6 +317,9 @@ def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo)
     assert df["error"].isna().all() and (df["steps"] == 8).all()
     manifest = json.loads(next((tmp_path / "runs-exported").glob("*/manifest.json")).read_text())
     assert manifest["policy"]["train_seed"] == 0 and manifest["policy"]["train_step"] == 4
+    # ... and the inference precision this machine resolved, in the session that ran it too.
+    precision = resolve_precision("auto", "cpu")
+    assert manifest["policy"]["precision"] == manifest["sessions"][-1]["precision"] == precision
     wrong = run_cli(
         "run",
         "--policy",

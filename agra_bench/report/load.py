@@ -108,6 +108,35 @@ def data_mismatch_notes(episodes: pd.DataFrame) -> list[str]:
     return notes
 
 
+def inference_precision_of(run_dir: Path) -> str:
+    """The inference precision(s) the run's sessions recorded ("bf16", "fp32", "bf16+fp32" for a
+    run resumed on another kind of machine), or "" for a run from before it was recorded."""
+    try:
+        sessions = json.loads((run_dir / MANIFEST_FILE).read_text()).get("sessions", [])
+        found = {s["precision"] for s in sessions if isinstance(s, dict) and s.get("precision")}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ""
+    return "+".join(sorted(found))
+
+
+def precision_mix_notes(runs: pd.DataFrame) -> list[str]:
+    """A note for each suite and training seed whose runs do not share one inference precision
+    (`runs`: one row per run, with suite, train_seed and inference_precision). Its deltas (vs
+    clean, or AGRA - WAM) then compare machines too: bf16 and fp32 inference round differently,
+    and a closed loop amplifies it. Runs that did not record it count as unknown, not as equal."""
+    known = runs[runs["train_seed"] != UNKNOWN_TRAIN_SEED]
+    notes = []
+    for (suite, seed), group in known.groupby(["suite", "train_seed"], sort=True):
+        counts = group["inference_precision"].replace("", "not recorded").value_counts().sort_index()
+        if len(counts) > 1 or any("+" in value for value in counts.index):
+            parts = ", ".join(f"{value}: {n} run{'s' * (n > 1)}" for value, n in counts.items())
+            notes.append(
+                f"{suite} training seed {seed}: its runs do not share one inference precision "
+                f"({parts}); deltas between them compare machines as well"
+            )
+    return notes
+
+
 UNKNOWN_TRAIN_SEED = -1
 
 
@@ -155,6 +184,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         entry = policy_entry_of(path.parent)
         frame["train_seed"] = train_seed_of(entry)
         frame["data_sha256"] = str(entry.get("data_sha256") or "")
+        frame["inference_precision"] = inference_precision_of(path.parent)
         if note := incomplete_run_note(path.parent, len(frame)):
             notes.append(note)
         frames.append(frame)
@@ -186,6 +216,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         notes.append(f"{n_errors} episode(s) ended in an error; they are counted in 'errors' and {how}")
     episodes["policy_label"] = policy_labels(episodes)
     notes += data_mismatch_notes(episodes)
+    notes += precision_mix_notes(episodes.drop_duplicates("run_id"))
     return LoadResult(episodes.reset_index(drop=True), runs, notes)
 
 

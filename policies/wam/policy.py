@@ -115,6 +115,10 @@ class WAMPolicy(Policy):
             "train_step": meta.get("step"),
             "train_seed": meta.get("settings", {}).get("seed"),  # pairs wam and agra runs in reports
             "data_sha256": meta.get("data_sha256"),  # reports note a pair trained on different data
+            # what the workers will resolve (same machine, same device): reports note a mix
+            "precision": resolve_precision(
+                options.get("precision", "auto"), options.get("device") or default_device()
+            ),
         }
 
     def reset(self, slot: int, seed: int) -> None:

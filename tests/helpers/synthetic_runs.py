@@ -63,15 +63,22 @@ def episode_row(
 
 
 def write_run(
-    root: Path, run_id: str, rows: list[dict], train_seed: int | None = None, data_sha256: str | None = None
+    root: Path,
+    run_id: str,
+    rows: list[dict],
+    train_seed: int | None = None,
+    data_sha256: str | None = None,
+    precisions: list[str] | None = None,
 ) -> Path:
     """The rows as a run table; with `train_seed` (and `data_sha256`), a manifest that records
-    it, as runs of a trained checkpoint's policy do (`policy.train_seed`, `policy.data_sha256`)."""
+    it, as runs of a trained checkpoint's policy do (`policy.train_seed`, `policy.data_sha256`);
+    `precisions`: one session per entry, each with that inference precision."""
     store = EpisodeStore(root / run_id)
     for row in rows:
         store.add(row)
     store.close()
     if train_seed is not None:
         entry = {"train_seed": train_seed, "data_sha256": data_sha256}
-        (root / run_id / "manifest.json").write_text(json.dumps({"policy": entry}))
+        sessions = [{"precision": precision} for precision in precisions or []]
+        (root / run_id / "manifest.json").write_text(json.dumps({"policy": entry, "sessions": sessions}))
     return store.path
