@@ -12,35 +12,10 @@
 #                                         # which is built for Python 3.12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIT=.gpukit
 SMOKE=""
 case " $* " in *" --cpu-smoke "*) SMOKE=1 ;; esac
 OUT="${OUT:-/tmp/agra-gpu-suite-out}"
-SITE=/tmp/agra-kit-site
-rm -rf "$SITE" && mkdir -p "$SITE" "$OUT"
-
-if [ -z "$SMOKE" ]; then
-    for f in "$KIT"/debs/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    VENDOR=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-    [ -f "$VENDOR" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$VENDOR"
-    tar -xJf "$KIT/site.tar.xz" -C "$SITE"
-    PY=python3
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-else
-    tar -xJf "$KIT/site.tar.xz" -C "$SITE" --exclude='mujoco/*' --exclude='mujoco-*.dist-info/*'
-    # A view of .venv without the packages the kit carries, so that only the kit's trimmed
-    # copies can be imported (shadowing is not enough: LIBERO requires exactly one assets root).
-    VIEW=/tmp/agra-smoke-venv
-    rm -rf "$VIEW" && .venv/bin/python -m venv --without-pip "$VIEW"
-    PURELIB='import sysconfig; print(sysconfig.get_paths()["purelib"])'
-    VIEW_SITE=$("$VIEW/bin/python" -c "$PURELIB")
-    for entry in "$(.venv/bin/python -c "$PURELIB")"/*; do
-        [ -e "$SITE/$(basename "$entry")" ] || ln -s "$entry" "$VIEW_SITE/"
-    done
-    PY="$VIEW/bin/python"
-fi
-export PYTHONPATH="$SITE:$PWD" MUJOCO_GL=egl PYOPENGL_PLATFORM=egl HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
-export OMP_NUM_THREADS=1  # 16 simulator processes share 16 cores; torch sets its own threads
-"$PY" -c "import mujoco, robosuite, libero.libero, diffusers, gymnasium; print('kit ok: mujoco', mujoco.__version__, 'robosuite', robosuite.__version__)" 2>&1 | grep -v WARNING
+mkdir -p "$OUT"
+[ -n "$SMOKE" ] && export KIT_SMOKE=1
+source scripts/kit_env.sh
 "$PY" bench/gpu_suite.py --out "$OUT" --kit "$KIT" "$@"

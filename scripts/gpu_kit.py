@@ -48,18 +48,23 @@ CARRIED = [
     "PyOpenGL",
 ]
 # Mesh and texture files: kept only when a scene names them.
-HEAVY = {".stl", ".obj", ".msh", ".png", ".jpg", ".jpeg", ".dae", ".ply", ".hdf5", ".mp4", ".gif"}
+MESHES = {".stl", ".obj", ".msh", ".dae", ".ply"}
+IMAGES = {".png", ".jpg", ".jpeg", ".hdr", ".gif", ".mp4"}
+HEAVY = MESHES | IMAGES | {".hdf5", ".zip"}
+# Parts of the carried packages that agra-bench never imports: diffusers' pipeline subpackages
+# (the WAM uses two of its blocks and its EMA helper, which needs only diffusers/pipelines/*.py).
+LEFT_OUT_DIRS = ("diffusers/pipelines/",)
 # Parts of the mujoco wheel that a headless rollout never loads.
 MUJOCO_LEFT_OUT = ("mujoco/experimental/", "mujoco/_simulate", "mujoco/viewer", "mujoco/_render_filament")
 
 
-def scene_files(suite: str) -> set[Path]:
-    """Every file that the compiled scene of any task of `suite` names (meshes, textures)."""
+def scene_files(suite: str, task_ids: list[int]) -> set[Path]:
+    """Every file that the compiled scene of the given tasks of `suite` names (meshes, textures)."""
     from agra_bench.envs.settings import EnvSettings
-    from agra_bench.suites import list_tasks
+    from agra_bench.suites import get_task
 
     files: set[Path] = set()
-    for task in list_tasks(suite):
+    for task in [get_task(suite, i) for i in task_ids]:
         env = EnvSettings(render_images=False).make(suite, task.task_id)
         env.reset(seed=0, options={"init_state_id": 0})
         xml = env._sim_env.model.get_xml()
@@ -82,25 +87,41 @@ def distribution_files(name: str, wanted: set[Path]) -> list[tuple[Path, str]]:
             continue
         if path.suffix.lower() in HEAVY and path not in wanted:
             continue
+        if any(str(entry).startswith(d) and "/" in str(entry)[len(d) :] for d in LEFT_OUT_DIRS):
+            continue
         kept.append((path, str(path.relative_to(root.resolve()))))
     return kept
 
 
-def suite_instructions(suite: str) -> list[str]:
-    from agra_bench.suites import list_tasks
+def suite_instructions(suite: str, task_ids: list[int]) -> list[str]:
+    from agra_bench.suites import get_task
 
-    return sorted({task.instruction for task in list_tasks(suite)})
+    return sorted({get_task(suite, i).instruction for i in task_ids})
 
 
-def build(suite: str, out: Path, mujoco_wheel: Path | None) -> dict:
+def save_teacher_weights(out: Path) -> Path:
+    """The MobileNetV2 blocks the AGRA teacher uses (features 0-13, 2.1 MiB in fp32), as
+    safetensors: the full torchvision file (13.6 MiB) would not fit a call beside the simulator
+    stack. `AGRA_MOBILENET_WEIGHTS` points the teacher at it on the GPU machine."""
+    from safetensors.torch import save_file
+
+    from policies.wam.teachers import load_mobilenet_features
+
+    path = out / "mobilenet_v2_features.safetensors"
+    save_file({k: v.contiguous() for k, v in load_mobilenet_features().items()}, str(path))
+    return path
+
+
+def build(suite: str, task_ids: list[int], out: Path, mujoco_wheel: Path | None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     # Text first: loading the text model after the scenes' EGL contexts crashed the process.
     from policies.wam.text import TextEncoder, save_embeddings
 
     text = TextEncoder("cpu")
-    text.encode(suite_instructions(suite))
+    text.encode(suite_instructions(suite, task_ids))
     save_embeddings(out / "text_embeddings.safetensors", text.table())
-    wanted = scene_files(suite)
+    teacher_weights = save_teacher_weights(out)
+    wanted = scene_files(suite, task_ids)
     members = [m for name in CARRIED for m in distribution_files(name, wanted)]
     missing = sorted(str(f) for f in wanted if f not in {path for path, _ in members})
     if missing:
@@ -118,6 +139,8 @@ def build(suite: str, out: Path, mujoco_wheel: Path | None) -> dict:
     tar_path.with_suffix(".tmp").replace(tar_path)
     manifest = {
         "suite": suite,
+        "tasks": task_ids,
+        "teacher_weights_mb": round(teacher_weights.stat().st_size / 2**20, 1),
         "distributions": CARRIED + (["mujoco (cp312 wheel)"] if mujoco_wheel else []),
         "scene_files": len(wanted),
         "files": len(members),
@@ -151,9 +174,13 @@ def main() -> None:
     )
     parser.add_argument("--suite", default="libero_spatial")
     parser.add_argument("--out", type=Path, default=Path(".gpukit"))
+    parser.add_argument("--tasks", default="all", help="'all' or ids: 0,1 (only their scenes' files travel)")
     parser.add_argument("--mujoco-wheel", type=Path, default=None)
     args = parser.parse_args()
-    manifest = build(args.suite, args.out, args.mujoco_wheel)
+    from agra_bench.suites import parse_task_ids
+
+    task_ids = parse_task_ids(args.suite, args.tasks)
+    manifest = build(args.suite, task_ids, args.out, args.mujoco_wheel)
     print(json.dumps(manifest, indent=2))
 
 

@@ -6,10 +6,12 @@
 #             unpacks them with dpkg -x, as the device README says
 #   site.tar.xz, text_embeddings.safetensors, manifest.json: see scripts/gpu_kit.py
 #
-#   ./scripts/gpu_kit.sh [SUITE]        # default libero_spatial; takes ~3 minutes here
+#   ./scripts/gpu_kit.sh [SUITE [TASKS]]   # default libero_spatial, all tasks; ~3 minutes here
+#   ./scripts/gpu_kit.sh libero_object 0,1 # the reference experiment's tasks (scripts/reference_gpu.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE="${1:-libero_spatial}"
+TASKS="${2:-all}"
 KIT=.gpukit
 mkdir -p "$KIT/wheels" "$KIT/debs"
 PY=.venv/bin/python
@@ -28,6 +30,6 @@ if ! ls "$KIT"/debs/libegl1_*.deb >/dev/null 2>&1; then
     (cd "$KIT/debs" && apt-get $APT_OPTS download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
 
-MUJOCO_GL=egl $PY scripts/gpu_kit.py --suite "$SUITE" --out "$KIT" \
+MUJOCO_GL=egl $PY scripts/gpu_kit.py --suite "$SUITE" --tasks "$TASKS" --out "$KIT" \
     --mujoco-wheel "$(ls "$KIT"/wheels/mujoco-3.17.0-cp312-*.whl | head -1)"
 du -sh "$KIT" "$KIT"/*

@@ -70,3 +70,30 @@ def test_unknown_stage_is_a_one_line_error_with_exit_code_2():
     result = dry_run("evaluate")
     assert result.returncode == 2
     assert "unknown stage 'evaluate'" in result.stderr and "valid: collect" in result.stderr
+
+
+def test_parallel_trainings_run_in_suite_seed_pairs_agra_first_each_logging_its_commands(tmp_path):
+    result = dry_run(
+        "train",
+        LIFT_SEEDS=" ",
+        OBJECT_SEEDS="1",
+        POLICIES="wam agra",
+        TRAIN_JOBS="2",
+        TRAIN_DEVICE="cuda",
+        AGRA_DATA=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    logs = {log.stem: log.read_text() for log in (tmp_path / "ckpt").glob("*.log")}
+    assert set(logs) == {"wam-libero_object-dart-s1", "agra-libero_object-dart-s1"}, logs
+    for name, text in logs.items():
+        command = next(line for line in text.splitlines() if line.startswith("agra-bench train"))
+        assert f"--policy {name.split('-')[0]}" in command and "--device cuda" in command
+        assert "--seed 1" in command and "--steps 6000" in command
+
+
+def test_one_training_at_a_time_prints_its_commands_in_order_on_the_cpu():
+    result = dry_run("train", LIFT_SEEDS=" ", OBJECT_SEEDS="1", POLICIES="wam agra")
+    assert result.returncode == 0, result.stderr
+    commands = [line for line in result.stdout.splitlines() if line.startswith("agra-bench train")]
+    assert [c.split("--policy ")[1].split()[0] for c in commands] == ["wam", "agra"]
+    assert all("--device cpu" in c for c in commands)

@@ -101,6 +101,29 @@ def test_mobilenet_teacher_loads_offline():
     assert features.shape == (2, 96, 14, 14) and not any(p.requires_grad for p in teacher.parameters())
 
 
+def test_mobilenet_teacher_from_the_kits_trimmed_weights_is_the_same_teacher(tmp_path, monkeypatch):
+    """The GPU kit carries only features 0-13 as safetensors (AGRA_MOBILENET_WEIGHTS): the
+    teacher built from it must give the same features as the one from torchvision's file."""
+    from safetensors.torch import save_file
+
+    from policies.wam.teachers import MOBILENET_WEIGHTS_ENV, load_mobilenet_features
+
+    frames = torch.rand(2, 3, 64, 64)
+    expected = make_teacher("mobilenet_v2")(frames)
+    trimmed = load_mobilenet_features()
+    assert all(int(key.split(".")[0]) < 14 for key in trimmed) and "13.conv.0.0.weight" in trimmed
+    path = tmp_path / "features.safetensors"
+    save_file(trimmed, str(path))
+    monkeypatch.setenv(MOBILENET_WEIGHTS_ENV, str(path))
+    assert torch.equal(make_teacher("mobilenet_v2")(frames), expected)
+    save_file({k: v for k, v in trimmed.items() if not k.startswith("13.")}, str(path))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        make_teacher("mobilenet_v2")
+    monkeypatch.setenv(MOBILENET_WEIGHTS_ENV, str(tmp_path / "absent.safetensors"))
+    with pytest.raises(UsageError, match="absent.safetensors"):
+        make_teacher("mobilenet_v2")
+
+
 def _denoiser_inputs(device):
     torch.manual_seed(0)
     config = make_config("tiny", **TINY)
@@ -177,6 +200,24 @@ def test_checkpoint_text_embeddings_spare_the_text_model(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a table")
     with pytest.raises(UsageError, match="not a text-embeddings file"):
         load_embeddings(tmp_path / "bad.safetensors")
+
+
+def test_the_kits_embeddings_table_presets_every_encoder(tmp_path, monkeypatch):
+    """AGRA_TEXT_EMBEDDINGS (the GPU kit's table) answers its instructions with no text model;
+    a checkpoint's own table wins where both hold an instruction; a missing file is one error."""
+    from policies.wam.text import EMBEDDINGS_ENV
+
+    kit = {"pick up the bowl": torch.ones(384) / 384**0.5, "open the drawer": -torch.ones(384) / 384**0.5}
+    save_embeddings(tmp_path / "kit.safetensors", kit)
+    monkeypatch.setenv(EMBEDDINGS_ENV, str(tmp_path / "kit.safetensors"))
+    own = torch.zeros(384)
+    encoder = TextEncoder("cpu", {"open the drawer": own})
+    out = encoder.encode(["pick up the bowl", "open the drawer"])
+    assert torch.equal(out[0], kit["pick up the bowl"]) and torch.equal(out[1], own)
+    assert encoder._model is None and sorted(encoder.table()) == sorted(kit)
+    monkeypatch.setenv(EMBEDDINGS_ENV, str(tmp_path / "absent.safetensors"))
+    with pytest.raises(UsageError, match="AGRA_TEXT_EMBEDDINGS='.*absent.safetensors' is not a file"):
+        TextEncoder("cpu")
 
 
 @pytest.mark.sim

