@@ -11,9 +11,9 @@
 # Device call:   carry [".gpukit/site.tar.xz", ".gpukit/debs", ".gpukit/text_embeddings.safetensors",
 #                       ".gpukit/mobilenet_v2_features.safetensors"]
 #                command  SEED=1 bash scripts/reference_gpu.sh
-# What comes back in $OUT: reference.log (each stage and its wall time), checkpoints.tar.gz
-# (unpack into results/reference/), training.tar.gz (each training's run.json, losses.csv,
-# config.json and log), collect.json (the demos' counts and digest) and, when the clean arm ran,
+# What comes back in $OUT: reference.log (each stage, its wall time and collect's demos-kept
+# tables), checkpoints.tar.gz (unpack into results/reference/), training.tar.gz (each training's
+# run.json, losses.csv, config.json with the demos' data_sha256, and log) and, when the clean arm ran,
 # gpu_clean_arm.tar.gz (its run folders, which are not the committed CPU-rendered runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,16 +46,6 @@ pack() {  # whatever exists, also after a failed stage
         (cd "$AGRA_DATA" && find ckpt -maxdepth 2 \( -name run.json -o -name losses.csv -o -name config.json \
             -o -name train_state.json -o -name '*.log' \) -print0 | tar -czf "$OUT/training.tar.gz" --null -T -)
     fi
-    "$PY" -c "
-import hashlib, json, sys
-from pathlib import Path
-import h5py
-out = {}
-for folder in sorted(Path(sys.argv[1]).glob('libero_object*')):
-    for f in sorted(folder.glob('*.hdf5')):
-        with h5py.File(f, 'r') as h:
-            out[f'{folder.name}/{f.name}'] = {'demos': len(h['data']), 'bytes': f.stat().st_size}
-print(json.dumps(out, indent=1))" "$AGRA_DATA" >"$OUT/collect.json" 2>&1 || true
     echo "== packed: $(ls "$OUT" | tr '\n' ' ')($(( $(date +%s) - START )) s)"
 }
 trap pack EXIT
