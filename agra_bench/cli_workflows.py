@@ -91,6 +91,9 @@ def train(
     shift_pad: Annotated[int, typer.Option(help="random-shift augmentation in pixels (0 = off)")] = 4,
     normalize: Annotated[bool, typer.Option(help="normalise actions/proprio with data statistics")] = True,
     snapshot_every: Annotated[int, typer.Option(help="keep EMA weights every N steps (0 = never)")] = 0,
+    expect_data_sha256: Annotated[
+        str | None, typer.Option(help="refuse data whose digest differs (a partner checkpoint's data_sha256)")
+    ] = None,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
     from agra_bench.config import check_writable
@@ -129,6 +132,7 @@ def train(
         shift_pad=shift_pad,
         normalize=normalize,
         snapshot_every=snapshot_every,
+        expect_data_sha256=expect_data_sha256,
     )
     from agra_bench.demos.dataset import demo_file_paths
 

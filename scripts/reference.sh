@@ -15,7 +15,8 @@
 # LIFT_ACTION_NOISE and OBJECT_ACTION_NOISE (the DART demos' noise; 0 = clean demos only),
 # TRAIN_DEVICE (cpu, cuda), TRAIN_JOBS (trainings at once: 1 on a CPU, where two side by side
 # gain 1.04x, 2 on a GPU), PYTHON (the interpreter holding agra-bench; default .venv's),
-# DRY_RUN=1 (print the commands a stage would run). scripts/reference_gpu.sh runs the collect,
+# REFERENCE_OUT (checkpoints, runs and report; default results/reference), DRY_RUN=1 (print the
+# commands a stage would run). scripts/reference_gpu.sh runs the collect,
 # train and export stages of one libero_object seed on the lent GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
 # observations equal the clean arm's), so lift runs neither.
 ROBOSUITE_ARMS="${ARMS/distractor,/}"
 ROBOSUITE_ARMS="${ROBOSUITE_ARMS/object_color,/}"
-OUT="$REPO/results/reference"
+OUT=${REFERENCE_OUT:-$REPO/results/reference}  # committed checkpoints, runs and report
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
 BENCH="nice -n $NICE $PYTHON -m agra_bench"
 EXPORT="$PYTHON -m policies.wam.checkpoint"
@@ -94,10 +95,26 @@ checkpoints() {  # lines "policy suite seed steps"
     done
 }
 
+partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoint
+    local other config
+    for other in wam agra; do
+        config="$(exported "$other" "$2" "$3")/config.json"
+        [ "$other" != "$1" ] && [ -f "$config" ] || continue
+        "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1])).get('data_sha256') or '')" "$config"
+        return
+    done
+}
+
 train_one() {  # train_one POLICY SUITE SEED STEPS
-    local extra=()
+    local extra=() digest
     echo "-- train $1 $2 seed $3 ($4 steps, $TRAIN_DEVICE)"
     [ "$(noise_of "$2")" != 0 ] && extra=(--data "$DATA/${2}_dart")
+    # A pair trained sessions apart: refuse demos other than those of the exported partner.
+    digest=$(partner_digest "$1" "$2" "$3")
+    if [ -n "$digest" ]; then
+        echo "-- its partner checkpoint was trained on data_sha256 $digest: training checks the demos first"
+        extra+=(--expect-data-sha256 "$digest")
+    fi
     $BENCH train --policy "$1" --data "$DATA/$2" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$1" "$2" "$3")" \
         --config tiny --steps "$4" --seed "$3" --save-every 500 --snapshot-every 500 --device "$TRAIN_DEVICE" \
         --teacher-cache "$DATA/teacher_cache"  # agra's teacher features, computed once for all seeds

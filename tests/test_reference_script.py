@@ -3,6 +3,7 @@ prints each agra-bench command instead of running it (the committed checkpoints 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -97,3 +98,23 @@ def test_one_training_at_a_time_prints_its_commands_in_order_on_the_cpu():
     commands = [line for line in result.stdout.splitlines() if line.startswith("agra-bench train")]
     assert [c.split("--policy ")[1].split()[0] for c in commands] == ["wam", "agra"]
     assert all("--device cpu" in c for c in commands)
+
+
+def test_a_policy_trained_after_its_exported_partner_must_get_the_partners_demos(tmp_path):
+    digest = "ab" * 32
+    partner = tmp_path / "checkpoints" / "wam-libero_object-s1"
+    partner.mkdir(parents=True)
+    (partner / "config.json").write_text(json.dumps({"policy": "wam", "data_sha256": digest}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "1", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("train", POLICIES="wam agra", **knobs)
+    assert result.returncode == 0, result.stderr
+    commands = {
+        c.split("--policy ")[1].split()[0]: c
+        for c in result.stdout.splitlines()
+        if c.startswith("agra-bench train")
+    }
+    assert f"--expect-data-sha256 {digest}" in commands["agra"]
+    assert "--expect-data-sha256" not in commands["wam"]  # its own checkpoint is not its partner
+    (partner / "config.json").write_text(json.dumps({"policy": "wam"}))  # trained before digests
+    result = dry_run("train", POLICIES="agra", **knobs)
+    assert "--expect-data-sha256" not in result.stdout

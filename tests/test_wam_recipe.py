@@ -18,7 +18,7 @@ from agra_bench.errors import UsageError
 from policies.wam.augment import augment_batch, random_shift
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
-from policies.wam.train import truncate_log
+from policies.wam.train import TrainSettings, truncate_log
 from tests.test_wam import _train
 
 
@@ -154,3 +154,15 @@ def test_a_kill_mid_save_resumes_from_the_last_complete_save_with_the_same_losse
     state = json.loads((resumed / "train_state.json").read_text())
     assert state["step"] == 20 and [p.name for p in resumed.glob("train_state-*")] == [state["tensors"]]
     assert json.loads((resumed / "config.json").read_text())["step"] == 20
+
+
+def test_training_refuses_data_other_than_its_partner_checkpoints(tmp_path, collected_demo):
+    digest = DemoFiles([collected_demo]).digest(("agentview_rgb", "eye_in_hand_rgb"))
+    other = "0" * 64
+    with pytest.raises(UsageError, match=f"data_sha256 {digest} differs from --expect-data-sha256 {other}"):
+        _train(tmp_path, "refused", collected_demo, steps=4, expect_data_sha256=other)
+    assert not (tmp_path / "refused" / "model.safetensors").exists()  # refused before training
+    folder = _train(tmp_path, "accepted", collected_demo, steps=4, expect_data_sha256=digest)
+    assert json.loads((folder / "config.json").read_text())["data_sha256"] == digest
+    with pytest.raises(UsageError, match="bad --expect-data-sha256 'abc'; valid: 64 lowercase hex"):
+        TrainSettings(expect_data_sha256="abc")

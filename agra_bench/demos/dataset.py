@@ -177,6 +177,11 @@ class DemoFiles:
         return np.zeros((ref.length, 8), np.float32)  # files without proprio (rare): the WAM sees zeros
 
 
+def image_keys(wrist: bool) -> tuple[str, ...]:
+    """The frame keys a window reads: the agent view, and the wrist camera when the model uses it."""
+    return ("agentview_rgb", "eye_in_hand_rgb") if wrist else ("agentview_rgb",)
+
+
 class WindowDataset:
     """torch Dataset of training windows over every step of every demo."""
 
@@ -202,7 +207,7 @@ class WindowDataset:
         self.teacher_features = teacher_features
         self.index = [(d, t) for d, ref in enumerate(self.files.demos) for t in range(ref.length)]
         self.task_names = sorted(set(self.files.instructions))
-        self.image_keys = ("agentview_rgb", "eye_in_hand_rgb") if wrist else ("agentview_rgb",)
+        self.image_keys = image_keys(wrist)
         self.cached_bytes = self.files.load_into_memory(self.image_keys) if cache else 0
 
     def __len__(self) -> int:

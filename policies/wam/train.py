@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from agra_bench.demos.dataset import WindowDataset, WindowSpec
+from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec, image_keys
 from agra_bench.errors import UsageError, check_int
 from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
@@ -64,6 +65,10 @@ class TrainSettings:
     normalize: bool = True  # per-dimension action / proprio statistics from the data
     cache: bool = True  # decode all frames into memory once
     snapshot_every: int = 0  # keep EMA weights every N steps under snapshots/ (0 = never)
+    # The data digest a partner checkpoint recorded (its `data_sha256`): training refuses other
+    # demonstrations before it spends anything, so a wam/agra pair trained sessions apart is
+    # shown to share its data (collection is deterministic on one machine, not across machines).
+    expect_data_sha256: str | None = None
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -81,6 +86,9 @@ class TrainSettings:
             raise UsageError(f"bad --lr {self.lr}; valid: a number >= 0")
         if not (self.device in ("cpu", "cuda") or self.device.startswith("cuda:")):
             raise UsageError(f"bad --device '{self.device}'; valid: cpu, cuda, cuda:N")
+        expected = self.expect_data_sha256
+        if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+            raise UsageError(f"bad --expect-data-sha256 '{expected}'; valid: 64 lowercase hex digits")
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
@@ -103,6 +111,20 @@ class StepSampler(torch.utils.data.Sampler):
         return self.stop - self.start
 
 
+def check_data_digest(data: list[Path], wrist: bool, expected: str | None) -> str | None:
+    """The data's digest when `expected` is given, after checking that they are equal."""
+    if expected is None:
+        return None
+    digest = DemoFiles(data).digest(image_keys(wrist))
+    if digest != expected:
+        raise UsageError(
+            f"the training data's data_sha256 {digest} differs from --expect-data-sha256 {expected}: "
+            "these are not the demonstrations the partner checkpoint was trained on (collection is "
+            "deterministic on one machine, not across machines); train both policies on one collection"
+        )
+    return digest
+
+
 def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings: TrainSettings) -> Path:
     """Train (or resume) into `out`; returns the checkpoint folder."""
     from diffusers.training_utils import EMAModel
@@ -121,12 +143,13 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     if settings.normalize:
         config = with_data_statistics(config, data)
 
+    digest = check_data_digest(data, config.use_wrist, settings.expect_data_sha256)
+
     torch.manual_seed(settings.seed)
     model = WorldActionModel(config).to(device)
     spec = WindowSpec(config.context_frames, config.future_frames, config.future_stride, config.chunk)
     teacher_features, align = None, None
     if config.align_weight > 0:
-        from agra_bench.demos.dataset import DemoFiles
         from policies.wam.teacher_cache import TeacherFeatures, build_teacher_cache
         from policies.wam.teachers import make_teacher
 
@@ -164,7 +187,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "settings": settings.__dict__,
         "precision": precision,
         "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
-        "data_sha256": dataset.files.digest(dataset.image_keys),
+        "data_sha256": digest or dataset.files.digest(dataset.image_keys),
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
     if start:  # a kill between the weights and train_state.json: the pair follows the state
@@ -221,7 +244,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
 
 def with_data_statistics(config: WAMConfig, data: list[Path]) -> WAMConfig:
     """`config` with the action / proprio normalisation statistics of every demo in `data`."""
-    from agra_bench.demos.dataset import DemoFiles, demo_file_paths
+    from agra_bench.demos.dataset import demo_file_paths
 
     files = DemoFiles(demo_file_paths(data))
     actions = np.concatenate([files.actions(ref, np.arange(ref.length)) for ref in files.demos])
