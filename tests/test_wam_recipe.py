@@ -15,6 +15,7 @@ import torch
 
 from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec
 from agra_bench.errors import UsageError
+from agra_bench.manifest import machine_info
 from policies.wam.augment import augment_batch, random_shift
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
@@ -163,6 +164,7 @@ def test_training_refuses_data_other_than_its_partner_checkpoints(tmp_path, coll
         _train(tmp_path, "refused", collected_demo, steps=4, expect_data_sha256=other)
     assert not (tmp_path / "refused" / "model.safetensors").exists()  # refused before training
     folder = _train(tmp_path, "accepted", collected_demo, steps=4, expect_data_sha256=digest)
-    assert json.loads((folder / "config.json").read_text())["data_sha256"] == digest
+    recorded = json.loads((folder / "config.json").read_text())
+    assert recorded["data_sha256"] == digest and recorded["machine"] == machine_info()
     with pytest.raises(UsageError, match="bad --expect-data-sha256 'abc'; valid: 64 lowercase hex"):
         TrainSettings(expect_data_sha256="abc")

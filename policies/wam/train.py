@@ -32,6 +32,7 @@ from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec, image_keys
 from agra_bench.errors import UsageError, check_int
+from agra_bench.manifest import machine_info
 from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
@@ -188,6 +189,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "precision": precision,
         "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
         "data_sha256": digest or dataset.files.digest(dataset.image_keys),
+        "machine": machine_info(),  # demos collected again match only on the same kind of CPU
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
     if start:  # a kill between the weights and train_state.json: the pair follows the state
