@@ -154,6 +154,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("train", "--precision"): [("fp8", "auto, bf16, fp32")],
     ("train", "--shift-pad"): [("-1", ">= 0")],
     ("train", "--snapshot-every"): [("-1", ">= 0")],
+    ("train", "--expect-data-sha256"): [("abc", "64 lowercase hex digits")],
     ("diagnose", "--checkpoint"): [(MISSING, "checkpoint folder"), (A_FILE, "checkpoint folder")],
     ("diagnose", "--suite"): [("libero_1", "libero_spatial")],
     ("diagnose", "--out"): [(A_FILE, "writable folder")],
