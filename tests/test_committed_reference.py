@@ -1,0 +1,110 @@
+"""The committed reference experiment (results/reference/) agrees with itself.
+
+Its runs are made over several sessions and its README tables are written by hand from the
+report, so three things can silently go stale: the report (built before the last runs were
+committed), the README's pooled rows (copied from pooled.csv), and the runs themselves (a run
+committed before it finished, or one policy's arm without its partner's). These tests read the
+committed files only: the runs tracked by git, copied aside, so that a run in progress in the
+working tree does not count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agra_bench.report import build_report
+from agra_bench.report.load import incomplete_run_note, policy_entry_of, train_seed_of
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "results" / "reference"
+REPORT_FILES = ("pooled.csv", "comparisons.csv", "leaderboard.csv", "integrity.csv", "summary.csv")
+REPORT_FILES += ("tasks.csv", "diagnostics.csv")
+POOLED_ROW = re.compile(r"^\| (ID|OOD) \| ([a-z_, ]+) \| ([0-9, ]+) \| (\d+) \| (\d+) \| (.+) \|$")
+NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def _tracked_runs(tmp_path: Path) -> Path:
+    """A copy of the run folders git tracks under results/reference/runs."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs a git checkout: the committed runs are the files git tracks")
+    listed = subprocess.run(
+        ["git", "ls-files", "results/reference/runs"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not listed:
+        pytest.skip("no committed reference runs in this checkout")
+    for name in listed:
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / name, target)
+    return tmp_path / "results" / "reference" / "runs"
+
+
+def _episode_runs(runs: Path) -> list[Path]:
+    return sorted(p.parent for p in runs.glob("*/episodes.parquet"))
+
+
+def test_the_committed_report_is_the_report_of_the_committed_runs(tmp_path):
+    runs = _tracked_runs(tmp_path)
+    build_report([runs], out=tmp_path / "report")
+    for name in REPORT_FILES:
+        committed = (REFERENCE / name).read_text()
+        rebuilt = (tmp_path / "report" / name).read_text()
+        assert rebuilt == committed, f"results/reference/{name} is stale: rebuild it with agra-bench report"
+
+
+def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
+    """Each run has all its planned episodes, and each wam run of a training seed has an agra run
+    of the same seed on the same arms, split, tasks and episodes (and the other way round)."""
+    keys = Counter()
+    for run in _episode_runs(_tracked_runs(tmp_path)):
+        rows = len(pd.read_parquet(run / "episodes.parquet", columns=["episode_key"]))
+        assert incomplete_run_note(run, rows) is None, incomplete_run_note(run, rows)
+        identity = json.loads((run / "manifest.json").read_text())["identity"]
+        policy = identity.pop("policy")
+        identity.pop("checkpoint_sha1", None)
+        identity["train_seed"] = train_seed_of(policy_entry_of(run))
+        keys[(policy, json.dumps(identity, sort_keys=True))] += 1
+    by_policy = {p: {k for (q, k) in keys if q == p} for p in ("wam", "agra")}
+    assert by_policy["wam"], "no committed wam runs"
+    assert by_policy["wam"] == by_policy["agra"], (
+        f"unpaired runs: wam only {sorted(by_policy['wam'] - by_policy['agra'])}, "
+        f"agra only {sorted(by_policy['agra'] - by_policy['wam'])}"
+    )
+    assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
+
+
+def test_the_readme_pooled_rows_are_the_committed_pooled_table():
+    """Every `| ID | arms | seeds | clusters | pairs | agra | wam | diff [ci] | drop [ci] |` row of
+    results/reference/README.md matches a row of pooled.csv (rates to the point, differences to
+    the printed 0.1 point)."""
+    pooled = pd.read_csv(REFERENCE / "pooled.csv", dtype={"arms": str, "train_seeds": str})
+    pooled = pooled[(pooled["policy"] == "agra") & (pooled["versus"] == "wam")]
+    rows = [m for line in (REFERENCE / "README.md").read_text().splitlines() if (m := POOLED_ROW.match(line))]
+    assert len(rows) >= 2, "the README has no pooled rows to check"
+    for match in rows:
+        split, arms, seeds, clusters, pairs, cells = match.groups()
+        found = pooled[
+            (pooled["split"] == split.lower())
+            & (pooled["arms"] == arms.replace(" ", ""))
+            & (pooled["train_seeds"] == seeds.replace(" ", ""))
+            & (pooled["clusters"] == int(clusters))
+            & (pooled["pairs"] == int(pairs))
+        ]
+        assert len(found) == 1, f"no pooled.csv row for README row {match.group(0)}"
+        row = found.iloc[0]
+        numbers = [float(x) for x in NUMBER.findall(cells)]
+        expected = [row[c] * 100 for c in ("policy_rate", "versus_rate", "difference", "ci_low", "ci_high")]
+        expected += [row[c] * 100 for c in ("drop_difference", "drop_ci_low", "drop_ci_high")]
+        assert len(numbers) == len(expected), match.group(0)
+        for printed, value in zip(numbers[:2], expected[:2], strict=True):
+            assert abs(printed - value) <= 0.5 + 1e-9, f"{match.group(0)}: {printed} vs {value:.2f}"
+        for printed, value in zip(numbers[2:], expected[2:], strict=True):
+            assert abs(printed - value) <= 0.05 + 1e-9, f"{match.group(0)}: {printed} vs {value:.2f}"
