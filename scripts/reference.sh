@@ -220,10 +220,17 @@ do_export() {  # finished training runs only: a checkpoint that is still trainin
     done
 }
 
-stages=${*:-collect train export run diagnose report}
-for name in $stages; do
-    case "$name" in
-        collect|train|export|run|diagnose|report) stage "$name" ;;
-        *) echo "error: unknown stage '$name'; valid: collect, train, export, run, diagnose, report" >&2; exit 2 ;;
-    esac
-done
+main() {
+    local name
+    for name in ${*:-collect train export run diagnose report}; do
+        case "$name" in
+            collect|train|export|run|diagnose|report) stage "$name" ;;
+            *) echo "error: unknown stage '$name'; valid: collect, train, export, run, diagnose, report" >&2; exit 2 ;;
+        esac
+    done
+}
+
+# Bash reads a script as it runs it: with the call and the exit on one line, it has read the
+# whole file before the first stage starts, so editing the script during a long run cannot make
+# the running one execute shifted bytes.
+main "$@"; exit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,3 +119,31 @@ def test_a_policy_trained_after_its_exported_partner_must_get_the_partners_demos
     (partner / "config.json").write_text(json.dumps({"policy": "wam"}))  # trained before digests
     result = dry_run("train", POLICIES="agra", **knobs)
     assert "--expect-data-sha256" not in result.stdout
+
+
+def test_editing_the_script_while_it_runs_does_not_derail_the_running_one(tmp_path):
+    """A run of the script takes hours, and people edit it meanwhile. Bash reads a script as it
+    goes, so an edit that shifts the bytes after the stage loop once made a finished run execute
+    the wrong text ("syntax error near unexpected token"). Here the interpreter the export
+    stage calls is a wrapper that prepends a comment to the running script's copy, rewriting
+    the file in place as editors do (a new file moved over it would leave bash reading the old one)."""
+    copy = tmp_path / "scripts" / "reference.sh"
+    copy.parent.mkdir()
+    copy.write_text(SCRIPT.read_text())
+    editor = tmp_path / "python-that-edits"
+    editor.write_text(
+        "#!/usr/bin/env bash\n"
+        f"script={copy}\n"
+        'text=$(cat "$script")\n'
+        '{ printf "# %0300d\\n" 0; printf "%s\\n" "$text"; } > "$script"\n'  # in place, as editors write
+        f'exec {sys.executable} "$@"\n'
+    )
+    editor.chmod(0o755)
+    env = {**os.environ, "DRY_RUN": "1", "POLICIES": "wam", "LIFT_SEEDS": "0", "OBJECT_SEEDS": " "}
+    env.update(PYTHON=str(editor), REFERENCE_OUT=str(tmp_path / "out"))
+    command = ["bash", str(copy), "export"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert copy.read_text().startswith("# 000"), "the wrapper did not edit the script"
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "== stage export:" in result.stdout
