@@ -44,7 +44,7 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
         _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: e % 2 == 1)
         _checkpoint_runs(tmp_path, "agra", seed, lambda e: True, lambda e, arm: e % 4 != 0)
     report = build_report([tmp_path])
-    row = report.pooled.iloc[0]  # the pooled row comes first, then one row per arm
+    row = report.pooled.iloc[0]  # the pooled row comes first, then one per training seed and arm
     # wam s0 meets agra s0 and wam s1 meets agra s1 only: 2 seeds x 20 init states x 3 arms.
     assert (row.split, row.clusters, row.pairs, row.train_seeds) == ("id", 40, 120, "0,1")
     assert row.arms == "camera,lighting,texture"
@@ -65,7 +65,7 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
         ("agra@agra-s0", "wam@wam-s0"),
         ("agra@agra-s1", "wam@wam-s1"),
     }
-    assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 1 + 1 + len(ARMS)
+    assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 1 + 1 + 2 + len(ARMS)
 
 
 def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
@@ -79,14 +79,38 @@ def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
             tmp_path, "agra", seed, lambda e: True, lambda e, arm, hurt=hurt: not (hurt and arm == "texture")
         )
     pooled = build_report([tmp_path]).pooled.set_index("arms")
-    assert list(pooled.index) == ["camera,lighting,texture", "camera", "lighting", "texture"]
+    every_arm = "camera,lighting,texture"
+    assert list(pooled.index) == [every_arm] * 3 + ["camera", "lighting", "texture"]
     texture, lighting, camera = pooled.loc["texture"], pooled.loc["lighting"], pooled.loc["camera"]
     assert (texture.clusters, texture.pairs, texture.train_seeds) == (40, 40, "0,1")
     assert texture.difference == pytest.approx(-0.5) and texture.ci_low < -0.5 < texture.ci_high
     assert lighting.difference == pytest.approx(0.5) and lighting.drop_difference == pytest.approx(0.5)
     assert (camera.difference, camera.ci_low, camera.ci_high) == (0.0, 0.0, 0.0)
     # the per-arm rows average to the pooled one (equal pairs per arm)
-    assert pooled.iloc[1:]["difference"].mean() == pytest.approx(pooled.iloc[0]["difference"])
+    assert pooled.iloc[3:]["difference"].mean() == pytest.approx(pooled.iloc[0]["difference"])
+
+
+def test_each_training_seed_gets_its_own_pooled_row_so_a_one_seed_effect_shows(tmp_path):
+    # agra loses texture on seed 0 only and wam half of lighting on both seeds: pooled over the
+    # seeds the two policies tie, while seed 0 alone favours wam and seed 1 alone agra.
+    for seed in (0, 1):
+        _checkpoint_runs(
+            tmp_path, "wam", seed, lambda e: True, lambda e, arm: arm != "lighting" or e % 2 == 1
+        )
+        _checkpoint_runs(
+            tmp_path, "agra", seed, lambda e: True, lambda e, arm, s=seed: not (s == 0 and arm == "texture")
+        )
+    pooled = build_report([tmp_path]).pooled
+    every_arm = pooled[pooled["arms"] == "camera,lighting,texture"].set_index("train_seeds")
+    assert list(every_arm.index) == ["0,1", "0", "1"]
+    both, seed0, seed1 = (every_arm.loc[s] for s in ("0,1", "0", "1"))
+    assert (both.clusters, both.pairs) == (40, 120)
+    assert (seed0.clusters, seed0.pairs, seed1.clusters, seed1.pairs) == (20, 60, 20, 60)
+    assert both.difference == pytest.approx(0.0)
+    assert seed0.difference == pytest.approx(-1 / 6) and seed0.ci_high < 0  # texture: 20 of 60 pairs
+    assert seed1.difference == pytest.approx(1 / 6) and seed1.ci_low > 0  # lighting: 10 of 60
+    assert seed0.drop_difference == pytest.approx(-1 / 6)  # both solve every clean episode
+    assert (seed0.policy_rate, seed0.versus_rate) == (pytest.approx(2 / 3), pytest.approx(5 / 6))
 
 
 def test_leaderboard_names_each_checkpoints_training_seed(tmp_path):

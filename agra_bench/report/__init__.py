@@ -31,9 +31,10 @@ from agra_bench.report.tables import (
 )
 
 POOLED_TITLE = (
-    "Pooled head-to-head over the perturbed arms of each split (95% interval: bootstrap over "
-    "whole clusters of training seed, task and init state; drop_difference: first policy's drop "
-    "from its clean arm minus the second's)"
+    "Pooled head-to-head over the perturbed arms of each split, then each training seed alone, "
+    "then each arm over the seeds (95% interval: bootstrap over whole clusters of training seed, "
+    "task and init state; drop_difference: first policy's drop from its clean arm minus the "
+    "second's)"
 )
 
 

@@ -1,6 +1,12 @@
 """One pooled head-to-head number per split: does the first policy (agra) keep more success
-under task-irrelevant change than the second (wam), over every perturbed arm at once? And the
-same per arm over all training seeds, so that a family's effect is read on every seed at once.
+under task-irrelevant change than the second (wam), over every perturbed arm at once? Then the
+same for each training seed alone, and per arm over all training seeds.
+
+The pooled interval resamples the scenes of the training seeds that were run, so with two or
+three seeds it says little about how another training run would come out. The per-seed rows
+show that directly: an effect that is real should point the same way on every seed, and a
+single seed's large gap that the others do not share is training noise. The per-arm rows read
+one family on every seed at once.
 
 Per-arm deltas on 50 init states have wide intervals; pooling the arms of a split narrows
 them, but the episodes of one scene are not independent: the same training seed, task and
@@ -103,8 +109,9 @@ def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.
 
 
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """Per (first, second, suite, split): one row pooling every perturbed arm, then, when there
-    are several, one row per arm pooled over training seeds (its clusters hold one pair each).
+    """Per (first, second, suite, split): one row pooling every perturbed arm; then, when there
+    are several training seeds, the same for each seed alone; then, when there are several
+    arms, one row per arm pooled over training seeds (its clusters hold one pair each).
     Flagged arms are already left out by the caller (`without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
@@ -116,6 +123,9 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
         for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
             key = {"policy": first, "versus": second, "suite": suite, "split": split}
             rows.append({**key, **_pooled_statistics(group, gaps)})
+            if group["train_seed"].nunique() > 1:
+                for _, seed in group.groupby("train_seed", sort=True):
+                    rows.append({**key, **_pooled_statistics(seed, gaps)})
             if group["perturbation"].nunique() > 1:
                 for _, arm in group.groupby("perturbation", sort=True):
                     rows.append({**key, **_pooled_statistics(arm, gaps)})
