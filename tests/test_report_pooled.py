@@ -68,16 +68,17 @@ def test_pooled_difference_pairs_training_seeds_and_resamples_whole_clusters(tmp
     assert (tmp_path / "report" / "pooled.csv").read_text().count("\n") == 1 + 1 + 2 + len(ARMS)
 
 
-def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
-    # texture hurts agra on seed 0 only, lighting hurts wam on both seeds
+def _texture_hurts_agra_on_seed_0_lighting_hurts_wam_on_both(root) -> None:
+    """Two seeds: agra fails every texture episode of seed 0; wam fails half of lighting on both."""
     for seed in (0, 1):
+        _checkpoint_runs(root, "wam", seed, lambda e: True, lambda e, arm: arm != "lighting" or e % 2 == 1)
         _checkpoint_runs(
-            tmp_path, "wam", seed, lambda e: True, lambda e, arm: arm != "lighting" or e % 2 == 1
+            root, "agra", seed, lambda e: True, lambda e, arm, s=seed: not (s == 0 and arm == "texture")
         )
-        hurt = seed == 0
-        _checkpoint_runs(
-            tmp_path, "agra", seed, lambda e: True, lambda e, arm, hurt=hurt: not (hurt and arm == "texture")
-        )
+
+
+def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
+    _texture_hurts_agra_on_seed_0_lighting_hurts_wam_on_both(tmp_path)
     pooled = build_report([tmp_path]).pooled.set_index("arms")
     every_arm = "camera,lighting,texture"
     assert list(pooled.index) == [every_arm] * 3 + ["camera", "lighting", "texture"]
@@ -91,15 +92,8 @@ def test_per_arm_rows_pool_one_arm_over_training_seeds(tmp_path):
 
 
 def test_each_training_seed_gets_its_own_pooled_row_so_a_one_seed_effect_shows(tmp_path):
-    # agra loses texture on seed 0 only and wam half of lighting on both seeds: pooled over the
-    # seeds the two policies tie, while seed 0 alone favours wam and seed 1 alone agra.
-    for seed in (0, 1):
-        _checkpoint_runs(
-            tmp_path, "wam", seed, lambda e: True, lambda e, arm: arm != "lighting" or e % 2 == 1
-        )
-        _checkpoint_runs(
-            tmp_path, "agra", seed, lambda e: True, lambda e, arm, s=seed: not (s == 0 and arm == "texture")
-        )
+    # pooled over the seeds the two policies tie, while seed 0 alone favours wam and seed 1 agra
+    _texture_hurts_agra_on_seed_0_lighting_hurts_wam_on_both(tmp_path)
     pooled = build_report([tmp_path]).pooled
     every_arm = pooled[pooled["arms"] == "camera,lighting,texture"].set_index("train_seeds")
     assert list(every_arm.index) == ["0,1", "0", "1"]

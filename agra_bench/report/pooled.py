@@ -123,12 +123,10 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
         for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
             key = {"policy": first, "versus": second, "suite": suite, "split": split}
             rows.append({**key, **_pooled_statistics(group, gaps)})
-            if group["train_seed"].nunique() > 1:
-                for _, seed in group.groupby("train_seed", sort=True):
-                    rows.append({**key, **_pooled_statistics(seed, gaps)})
-            if group["perturbation"].nunique() > 1:
-                for _, arm in group.groupby("perturbation", sort=True):
-                    rows.append({**key, **_pooled_statistics(arm, gaps)})
+            for column in ("train_seed", "perturbation"):  # each seed alone, then each arm
+                if group[column].nunique() > 1:
+                    for _, part in group.groupby(column, sort=True):
+                        rows.append({**key, **_pooled_statistics(part, gaps)})
     return pd.DataFrame(rows)
 
 
