@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agra_bench.envs.physics import DEFAULT_PHYSICS, PHYSICS_HELP
 from agra_bench.errors import UsageError
 
 console = Console()
@@ -36,6 +37,7 @@ def collect(
     action_noise: Annotated[
         float, typer.Option(help="std of noise on executed arm actions; labels stay clean (DART)")
     ] = 0.0,
+    physics: Annotated[str, typer.Option(help=PHYSICS_HELP)] = DEFAULT_PHYSICS,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Scripted-oracle demonstrations in LIBERO's HDF5 layout (states first, then a render pass)."""
@@ -58,6 +60,7 @@ def collect(
         render,
         segmentation,
         action_noise,
+        physics,
     )
     table = Table("task", "demos kept", "oracle failures", "file")
     for result in collect_demos(job, task_ids, workers, progress):
@@ -159,6 +162,7 @@ def diagnose(
     layer: Annotated[
         int | None, typer.Option(help="video layer to intervene on [first aligned layer]")
     ] = None,
+    physics: Annotated[str, typer.Option(help=PHYSICS_HELP)] = DEFAULT_PHYSICS,
 ) -> None:
     """Attention-in-region, centroid error and causal token interventions along rollouts."""
     from agra_bench.diagnostics import DiagnoseJob, run_diagnostics, summarise
@@ -177,6 +181,7 @@ def diagnose(
         image_size,
         max_steps,
         layer,
+        physics=physics,
     )
     frame = run_diagnostics(job, out)
     table = Table("perturbation", "calls", "attn in region", "centroid err", "mean ratio", "zero ratio")

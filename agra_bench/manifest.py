@@ -13,6 +13,7 @@ from typing import Any
 from agra_bench import SCHEMA_VERSION, __version__
 from agra_bench.config import RunConfig
 from agra_bench.envs.base import CAMERAS, IMAGE_CONVENTION
+from agra_bench.envs.physics import get_physics
 from agra_bench.envs.rendering import get_render_quality
 from agra_bench.protocol import get_protocol
 from agra_bench.records import atomic_write_json
@@ -64,6 +65,8 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
             "shadows": quality.shadows,
             "reflections": quality.reflections,
         },
+        # how control steps advanced the simulator; fast and stock give the same states
+        "physics": {"name": config.env.physics, "description": get_physics(config.env.physics).description},
         "versions": package_versions(),
         "git_sha": git_sha(),
         "python": sys.version.split()[0],

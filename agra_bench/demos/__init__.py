@@ -38,7 +38,7 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     check_int("workers", workers, 1)
     if not 0 <= job.action_noise <= 1:
         raise UsageError(f"bad --action-noise {job.action_noise}; valid: a number in 0-1")
-    EnvSettings(image_size=job.image_size)  # validates
+    EnvSettings(image_size=job.image_size, physics=job.physics)  # validates
     if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several; valid: one arm")
     if job.out.suffix == ".hdf5":

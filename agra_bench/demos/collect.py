@@ -32,6 +32,7 @@ import h5py
 import numpy as np
 
 from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
+from agra_bench.envs.physics import DEFAULT_PHYSICS
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
 from agra_bench.rollout import EpisodeObserver
@@ -55,6 +56,7 @@ class CollectJob:
     render: bool = True
     segmentation: bool = True  # per-pixel object index maps beside the frames (render pass)
     action_noise: float = 0.0  # std of the noise on executed arm actions; the label stays clean
+    physics: str = DEFAULT_PHYSICS  # envs/physics.py: fast or stock (the same states)
 
 
 class NoisyExecution:
@@ -100,7 +102,9 @@ def _build_env(job: CollectJob, render: bool):
     arms = parse_spec(job.perturb, job.severity, job.split, job.suite)
     if len(arms) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
-    env = EnvSettings(image_size=job.image_size, render_images=render).make(job.suite, job.task_id)
+    env = EnvSettings(image_size=job.image_size, render_images=render, physics=job.physics).make(
+        job.suite, job.task_id
+    )
     env.set_arm(arms[0])
     return env
 

@@ -27,6 +27,7 @@ from agra_bench.diagnostics.attention import (
     slot_maps,
 )
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
+from agra_bench.envs.physics import DEFAULT_PHYSICS
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_int
 from agra_bench.report.diagnostics import FILE, summarise
@@ -47,9 +48,10 @@ class DiagnoseJob:
     max_steps: int | None = None
     layer: int | None = None  # video layer intervened on; None = the first aligned layer (~1/3 depth)
     overlays: int = 3  # overlay PNGs per episode
+    physics: str = DEFAULT_PHYSICS  # envs/physics.py: fast or stock (the same states)
 
     def env_settings(self) -> EnvSettings:
-        return EnvSettings(image_size=self.image_size, max_steps=self.max_steps)
+        return EnvSettings(image_size=self.image_size, max_steps=self.max_steps, physics=self.physics)
 
     def __post_init__(self) -> None:
         diagnosable_policy(self.policy)

@@ -34,6 +34,7 @@ from gymnasium import spaces
 
 from agra_bench.envs.camera_gate import CameraGate, install_gates
 from agra_bench.envs.geometry import collision_geoms, geom_corners
+from agra_bench.envs.physics import DEFAULT_PHYSICS, get_physics
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import get_task
@@ -85,8 +86,10 @@ class SimTaskEnv(gym.Env, ABC):
         max_steps: int | None = None,
         render_mode: str | None = None,
         render_images: bool = True,
+        physics: str = DEFAULT_PHYSICS,
     ) -> None:
         self.task = get_task(suite, task_id)
+        self.physics = get_physics(physics)  # how a control step advances the simulator
         self.protocol = get_protocol(protocol)
         self.quality = get_render_quality(render_quality)
         if image_size < 8:
@@ -175,7 +178,7 @@ class SimTaskEnv(gym.Env, ABC):
             self.perturb_params = merge_params(self._xml_params, runtime_params)
             settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
             for _ in range(self.protocol.settle_steps):
-                self._sim_env.step(settle)
+                self.physics.step(self._sim_env, settle)
             settled_params = self.perturbation.settled(self, self._perturb_rng)
             self.perturb_params = merge_params(self.perturb_params, settled_params)
         finally:
@@ -199,7 +202,7 @@ class SimTaskEnv(gym.Env, ABC):
         if self._sim_env is None:
             raise RuntimeError("call reset() before step()")
         action = np.clip(np.asarray(action, dtype=np.float64).reshape(7), -1.0, 1.0)
-        raw, _, _, _ = self._sim_env.step(action)
+        raw = self.physics.step(self._sim_env, action)
         self.steps += 1
         success = self._check_success()
         obs = self._observation(raw)

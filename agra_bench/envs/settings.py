@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import Field, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from agra_bench.envs.physics import DEFAULT_PHYSICS, PHYSICS_HELP, get_physics
 from agra_bench.envs.rendering import get_render_quality
 from agra_bench.errors import check_int
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
@@ -37,6 +38,10 @@ class EnvSettings:
         metadata={"help": "openpi (default) or libero; see: agra-bench list protocols"},
     )  # settle steps and step caps (protocol.py)
     max_steps: int | None = field(default=None, metadata={"help": "step cap override [protocol's cap]"})
+    physics: str = field(
+        default=DEFAULT_PHYSICS,
+        metadata={"help": PHYSICS_HELP},
+    )  # envs/physics.py
     render_images: bool = True  # False: physics only (the oracle, collect's state pass)
 
     def __post_init__(self) -> None:
@@ -44,6 +49,7 @@ class EnvSettings:
         check_int("max-steps", self.max_steps, 1)
         get_render_quality(self.render_quality)
         get_protocol(self.protocol)
+        get_physics(self.physics)
 
     def make(self, suite: str, task_id: int) -> SimTaskEnv:
         """The (lazy) env of one task: its simulator is built at the first reset."""
