@@ -27,7 +27,18 @@ from agra_bench.scheduler import EpisodeQueue
 from agra_bench.worker import Worker, WorkerSettings
 
 
+#: Ray reads this once, at import: "0" makes a Linux node take the loopback address for itself,
+#: its GCS and its raylet (Ray's own switch for single-machine clusters; `_node_ip_address=
+#: "127.0.0.1"` alone is replaced by the interface address). See docs/scaling.md.
+RAY_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
 def _start_ray(address: str | None, workers: int):
+    """Join the cluster at `address`, or start a local Ray instance that listens on loopback only
+    (servers bind to 127.0.0.1 unless told otherwise; set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1 to
+    let a local instance advertise the interface address)."""
+    if address is None:
+        os.environ.setdefault(RAY_LOOPBACK_SWITCH, "0")
     try:
         import ray
     except ImportError:

@@ -13,6 +13,9 @@ import pytest
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Every Ray instance a test starts (in this process or in a CLI subprocess) takes the loopback
+# address for its node, GCS and raylet: tests talk to 127.0.0.1 only (agra_bench/ray_executor.py).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 REPO = Path(__file__).resolve().parent.parent
 PERTURBATION_FAMILIES = [

@@ -44,3 +44,83 @@ def test_ray_records_a_failing_episode_and_goes_on(tmp_path):
     errors = df.set_index("episode")["error"]
     assert errors[1].startswith("PolicyCallError: policy 'fail_second_episode' failed: RuntimeError")
     assert errors[[0, 2]].isna().all()
+
+
+LISTENERS_OF_A_LOCAL_RAY = """
+import json, os
+from pathlib import Path
+from agra_bench.ray_executor import _start_ray
+
+def tree(root):
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    pids, grew = {root}, True
+    while grew:
+        new = {p for p, pp in parents.items() if pp in pids} - pids
+        pids |= new
+        grew = bool(new)
+    return pids
+
+def listening(pids):
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                found.append(cols[1].split(":")[0])
+    return found
+
+ray = _start_ray(None, 1)
+print(json.dumps({
+    "gcs": ray.get_runtime_context().gcs_address,
+    "nodes": [n["NodeManagerAddress"] for n in ray.nodes()],
+    "listening": listening(tree(os.getpid())),
+}))
+ray.shutdown()
+"""
+# 127.0.0.1, ::ffff:127.0.0.1 and ::1 as /proc/net/tcp{,6} write them
+LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
+
+
+def listeners_of_a_local_ray() -> dict:
+    """Start a local Ray instance the executor's way, without the suite's environment switch."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", LISTENERS_OF_A_LOCAL_RAY], capture_output=True, text=True, env=env, timeout=180
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["listening"], "no listening socket found: the check would pass vacuously"
+    return found
+
+
+def test_a_local_ray_instance_listens_on_loopback_only():
+    """The executor's own default, without the test suite's environment: the node, its GCS and
+    every listening socket of the Ray processes are on 127.0.0.1."""
+    found = listeners_of_a_local_ray()
+    assert found["gcs"].startswith("127.0.0.1:")
+    assert found["nodes"] and set(found["nodes"]) == {"127.0.0.1"}
+    assert set(found["listening"]) <= LOOPBACK_HEX, found["listening"]
+
