@@ -26,7 +26,6 @@ from agra_bench.plan import EpisodeKey
 from agra_bench.scheduler import EpisodeQueue
 from agra_bench.worker import Worker, WorkerSettings
 
-
 #: Ray reads this once, at import: "0" makes a Linux node take the loopback address for itself,
 #: its GCS and its raylet (Ray's own switch for single-machine clusters; `_node_ip_address=
 #: "127.0.0.1"` alone is replaced by the interface address). See docs/scaling.md.

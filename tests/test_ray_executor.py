@@ -123,4 +123,3 @@ def test_a_local_ray_instance_listens_on_loopback_only():
     assert found["gcs"].startswith("127.0.0.1:")
     assert found["nodes"] and set(found["nodes"]) == {"127.0.0.1"}
     assert set(found["listening"]) <= LOOPBACK_HEX, found["listening"]
-
