@@ -28,6 +28,26 @@ app = typer.Typer(
     help="Closed-loop robustness benchmark for visuomotor robot policies.",
 )
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from agra_bench import __version__
+
+        console.print(f"agra-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Closed-loop robustness benchmark for visuomotor robot policies."""
+
+
 err_console = Console(stderr=True)
 
 LIST_WHAT = ("suites", "tasks", "policies", "perturbations", "protocols")

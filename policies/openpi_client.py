@@ -169,7 +169,10 @@ class OpenPIClient(Policy):
         raise AssertionError("unreachable")
 
     def _actions(self, reply) -> np.ndarray:
-        actions = np.asarray(reply.get("actions") if isinstance(reply, dict) else None)
+        if not isinstance(reply, dict) or "actions" not in reply:
+            got = f"keys {sorted(map(str, reply))[:10]}" if isinstance(reply, dict) else type(reply).__name__
+            raise PolicyServerError(f"{self.uri} replied without an 'actions' key (got {got})", "policy")
+        actions = np.asarray(reply["actions"])
         if actions.ndim != 2 or actions.shape[1] != 7 or actions.shape[0] < self.replan_steps:
             raise PolicyServerError(
                 f"{self.uri} replied actions of shape {actions.shape}; "

@@ -264,3 +264,29 @@ def test_a_rebuilt_report_keeps_no_figure_of_an_earlier_build(tmp_path):
     assert {p.name for p in (tmp_path / "out" / "figures").glob("*.png")} == {
         f.path.name for f in second.figures
     }
+
+
+def test_every_file_the_report_writes_is_named_by_a_slug_of_its_label(tmp_path):
+    """Served policies (`openpi://host:port?x=y`), classes (`pkg.mod:Class`) and checkpoint
+    labels (`wam@folder`) used to end in a FileNotFoundError: figure names were built from labels.
+    The labels stay readable in the tables; the files get slugs."""
+    import re
+
+    served, custom = "openpi://127.0.0.1:18706?x=y", "pkg.mod:Class"
+    for run, policy in (("served", served), ("custom", custom)):
+        rows = [episode_row(run, policy, 0, e, "none", e % 2 == 0) for e in range(4)]
+        for severity in (1, 3):
+            arm = f"lighting:severity={severity}"
+            rows += [episode_row(run, policy, 0, e, arm, e % 3 == 0, severity=severity) for e in range(4)]
+        write_run(tmp_path / "runs", run, rows)
+    for run, folder, sha in (("ck0", "ck/wam s0:v1?", "1" * 40), ("ck1", "ck/wam|s1*", "2" * 40)):
+        rows = [episode_row(run, "wam", 0, e, "none", e % 2 == 1) for e in range(4)]
+        write_run(tmp_path / "runs", run, [{**r, "checkpoint": folder, "checkpoint_sha1": sha} for r in rows])
+    report = build_report([tmp_path / "runs"], tmp_path / "out")
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert any(p.name.startswith("severity_") for p in written)  # the severity plot, per policy
+    assert sum(p.name.startswith("tasks_") for p in written) == 4  # one heatmap per label
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", p.name) for p in written), [p.name for p in written]
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert served in summary and custom in summary and "wam@wam s0:v1?" in summary
+    assert {f.path for f in report.figures} <= set(written)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -260,3 +261,21 @@ def test_unreachable_server_is_one_line_exit_2(tmp_path):
     assert "openpi://127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("run", "--policy", "openpi://nohost", "--suite", "libero_object", "--out", str(tmp_path))
     assert result.returncode == 2 and "openpi://HOST:PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        ({"action": [[0.0] * 7] * 5, "server_timing": {}}, "got keys ['action', 'server_timing']"),
+        ([1, 2], "got list"),
+        ({"actions": [[0.0] * 3] * 5}, "actions of shape (5, 3)"),
+    ],
+)
+def test_a_malformed_reply_says_what_came_instead(reply, says):
+    """A reply without `actions` names the keys it had (it used to say 'actions of shape ()')."""
+    from policies.openpi_client import OpenPIClient, PolicyServerError
+
+    client = OpenPIClient.__new__(OpenPIClient)  # only the reply check, no connection
+    client.uri, client.replan_steps = "ws://127.0.0.1:9", 5
+    with pytest.raises(PolicyServerError, match=re.escape(says)):
+        client._actions(reply)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from agra_bench.names import slug  # noqa: E402
 from agra_bench.report.tables import CONTROL  # noqa: E402
 
 DPI = 110
@@ -71,7 +72,7 @@ def success_by_arm(arms: pd.DataFrame, out: Path) -> list[Figure]:
         ax.set_ylabel("success rate (Wilson 95% CI)")
         ax.set_title(f"{suite}: success per perturbation")
         ax.legend(fontsize=8)
-        path = _save(fig, out / f"success_by_perturbation_{suite}.png")
+        path = _save(fig, out / f"success_by_perturbation_{slug(suite)}.png")
         figures.append(
             Figure(
                 f"{suite}: success per perturbation",
@@ -110,7 +111,7 @@ def success_vs_severity(arms: pd.DataFrame, out: Path) -> list[Figure]:
         ax.set_xticks(sorted(data["severity"].unique()))
         ax.set_title(f"{suite} / {policy}: success against severity")
         ax.legend(fontsize=7)
-        path = _save(fig, out / f"severity_{suite}_{policy}.png")
+        path = _save(fig, out / f"severity_{slug(suite)}_{slug(policy)}.png")
         figures.append(
             Figure(
                 f"{suite} / {policy}: success against severity",
@@ -145,7 +146,7 @@ def task_heatmaps(tasks: pd.DataFrame, out: Path) -> list[Figure]:
                 )
         fig.colorbar(image, ax=ax, label="success rate")
         ax.set_title(f"{suite} / {policy}: success per task")
-        path = _save(fig, out / f"tasks_{suite}_{policy}.png")
+        path = _save(fig, out / f"tasks_{slug(suite)}_{slug(policy)}.png")
         figures.append(
             Figure(f"{suite} / {policy}: success per task", path, "Success rate per task and arm.")
         )
@@ -181,7 +182,7 @@ def id_vs_ood(arms: pd.DataFrame, out: Path) -> list[Figure]:
         ax.set_ylabel("success rate")
         ax.set_title(f"{suite}: in-distribution vs held-out variants")
         ax.legend(fontsize=8)
-        path = _save(fig, out / f"id_vs_ood_{suite}.png")
+        path = _save(fig, out / f"id_vs_ood_{slug(suite)}.png")
         figures.append(
             Figure(f"{suite}: ID vs OOD", path, "Same family and severity, ID pool against held-out pool.")
         )
