@@ -111,6 +111,11 @@ def train(
     check_exists("teacher-path", teacher_path, "a local folder of a DINOv2 model")
     if not align_weight >= 0:
         raise UsageError(f"bad --align-weight {align_weight}; valid: a number >= 0")
+    if policy == "agra" and align_weight == 0:
+        raise UsageError(
+            "bad --align-weight 0 for --policy agra; valid: a number > 0 "
+            "(without alignment, train --policy wam)"
+        )
     try:
         layers = tuple(int(x) for x in align_layers.split(",") if x.strip()) if align_layers else ()
     except ValueError:

@@ -149,7 +149,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("train", "--teacher"): [("clip", "mobilenet_v2")],
     ("train", "--teacher-path"): [(MISSING, "folder")],
     ("train", "--teacher-cache"): [(A_FILE, "writable folder")],
-    ("train", "--align-weight"): [("-1", ">= 0")],
+    ("train", "--align-weight"): [("-1", ">= 0"), ("0", "a number > 0")],
     ("train", "--align-layers"): [("x", "comma-separated"), ("9", "0-3")],
     ("train", "--workers"): [("-1", ">= 0")],
     ("train", "--save-every"): [("0", ">= 1")],
@@ -191,6 +191,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
 EXTRA = {
     ("run", "--checkpoint"): ["--policy", "wam"],
     ("serve", "--checkpoint"): ["--policy", "wam"],
+    ("train", "--align-weight"): ["--policy", "agra"],
 }
 POSITIONAL = {("list", "what"): 1, ("report", "dirs"): 1, ("perturb preview", "suite"): 2}
 

@@ -154,3 +154,9 @@ def make_config(preset: str, **overrides) -> WAMConfig:
     if preset not in PRESETS:
         raise unknown("WAM config", preset, PRESETS)
     return replace(PRESETS[preset], **overrides)
+
+
+def policy_of(config: WAMConfig) -> str:
+    """The one rule that tells the two policies apart: `agra` aligns (align_weight > 0), `wam`
+    does not (0). Training, loading and serving all ask this function."""
+    return "agra" if config.align_weight > 0 else "wam"

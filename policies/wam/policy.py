@@ -22,7 +22,7 @@ from agra_bench.errors import UsageError
 from policies.base import Policy, PolicySpec
 from policies.registry import register_policy
 from policies.wam.checkpoint import WEIGHTS, load_inference, load_weights, read_config
-from policies.wam.config import WAMConfig
+from policies.wam.config import WAMConfig, policy_of
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
@@ -196,14 +196,10 @@ def flow_levels(steps: int) -> list[float]:
 
 def check_name(name: str, config: WAMConfig, checkpoint: str) -> None:
     """`--policy agra` must load an aligned checkpoint and `--policy wam` a plain one."""
-    if name == "agra" and config.align_weight <= 0:
-        raise UsageError(
-            f"checkpoint '{checkpoint}' was trained without alignment (a 'wam'); use --policy wam"
-        )
-    if name == "wam" and config.align_weight > 0:
-        raise UsageError(
-            f"checkpoint '{checkpoint}' was trained with alignment (an 'agra'); use --policy agra"
-        )
+    trained = policy_of(config)
+    if name != trained:
+        how = "with alignment (an 'agra')" if trained == "agra" else "without alignment (a 'wam')"
+        raise UsageError(f"checkpoint '{checkpoint}' was trained {how}; use --policy {trained}")
 
 
 @register_policy("wam")

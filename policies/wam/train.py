@@ -36,7 +36,7 @@ from agra_bench.manifest import machine_info
 from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
-from policies.wam.config import WAMConfig
+from policies.wam.config import WAMConfig, policy_of
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
 from policies.wam.normalize import action_statistics, proprio_statistics
@@ -132,10 +132,11 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
 
     if policy not in ("wam", "agra"):
         raise UsageError(f"unknown policy to train '{policy}'; valid: wam, agra")
-    if policy == "agra" and config.align_weight <= 0:
-        config = replace(config, align_weight=0.5)
-    if policy == "wam":
-        config = replace(config, align_weight=0.0)
+    if policy_of(config) != policy:
+        raise UsageError(
+            f"--policy {policy} with align_weight {config.align_weight}; "
+            "valid: agra with a weight > 0, wam with 0"
+        )
     device = torch.device(settings.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is visible; use --device cpu")
