@@ -2,7 +2,7 @@
 
 The package is split so that each part knows as little as possible about the others:
 envs know nothing of policies, the runner knows nothing of a policy's internals, and a
-perturbation knows only the simulator it edits (see README, "Architecture").
+perturbation knows only the simulator it edits (see README, "Layout").
 """
 
 __version__ = "0.1.0"

@@ -14,14 +14,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from agra_bench.records import EpisodeStore, rows_to_table
-from tests.test_records import make_row
+# `python bench/store_scaling.py` puts bench/ first on sys.path; the rows come from the test
+# suite's row builder, so the repository root must be importable too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agra_bench.records import EpisodeStore, rows_to_table  # noqa: E402
+from tests.test_records import make_row  # noqa: E402
 
 
 def ms_per_add(folder: Path, rows: int, adds: int) -> float:
