@@ -35,6 +35,7 @@ from gymnasium import spaces
 from agra_bench.envs.camera_gate import CameraGate, install_gates
 from agra_bench.envs.geometry import collision_geoms, geom_corners
 from agra_bench.envs.physics import DEFAULT_PHYSICS, get_physics
+from agra_bench.envs.render_cache import RenderContextCache
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
 from agra_bench.suites import get_task
@@ -116,6 +117,7 @@ class SimTaskEnv(gym.Env, ABC):
         self._perturb_rng = np.random.default_rng(0)
         self._xml_params: dict[str, Any] = {}
         self._sim_env: Any = None
+        self._render_cache: RenderContextCache | None = None
         self._geom_cache: dict[int, list[int]] = {}
         self._last_obs: dict[str, Any] | None = None
         self.render_keys: frozenset[str] = frozenset(CAMERAS)
@@ -156,6 +158,8 @@ class SimTaskEnv(gym.Env, ABC):
         if self._sim_env is None:
             self._sim_env = self._build()
             self._sim_env.set_xml_processor(self._process_xml)
+            if self.physics.keeps_render_context:
+                self._render_cache = RenderContextCache(self._sim_env)
         # The perturbation's generator derives from the episode seed alone, so a key always
         # gets the same values; it exists before the hard reset so XML edits can draw from it.
         self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
@@ -223,6 +227,9 @@ class SimTaskEnv(gym.Env, ABC):
         if self._sim_env is not None:
             self._sim_env.close()
             self._sim_env = None
+        if self._render_cache is not None:
+            self._render_cache.drop()
+            self._render_cache = None
 
     # --- helpers -------------------------------------------------------------------------
     def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:

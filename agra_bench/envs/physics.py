@@ -50,6 +50,7 @@ class Physics:
     name: str
     description: str
     step: Callable[[Any, np.ndarray], dict]  # (robosuite env, 7-D action) -> raw observation
+    keeps_render_context: bool  # hard resets of an unchanged scene keep it (envs/render_cache.py)
 
 
 def stock_step(sim_env, action: np.ndarray) -> dict:
@@ -171,8 +172,13 @@ def fast_step(sim_env, action: np.ndarray) -> dict:
 PHYSICS: dict[str, Physics] = {
     p.name: p
     for p in (
-        Physics("fast", "robosuite's dynamics without its repeated forwards (bit-identical)", fast_step),
-        Physics("stock", "robosuite 1.4's own step loop, for checks", stock_step),
+        Physics(
+            "fast",
+            "robosuite's dynamics without its repeated forwards, render context kept (bit-identical)",
+            fast_step,
+            keeps_render_context=True,
+        ),
+        Physics("stock", "robosuite 1.4's own step loop and hard reset, for checks", stock_step, False),
     )
 }
 DEFAULT_PHYSICS = "fast"
