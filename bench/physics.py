@@ -7,17 +7,19 @@ first, and times the step loop (`SimTaskEnv.step`: physics, success check, obser
 state (qpos, qvel, qacc_warmstart) is hashed after every step of every round; `identical=1`
 means all hashes of both physics agreed.
 
-Then the reset (hard reset: XML rebuild, model compile, init state, settle steps) of the fast
-env is timed over a few init states, split into the hard reset itself and the settle steps,
-and set against the physics of one episode at the protocol's step cap.
+Then the reset (hard reset: XML rebuild, model compile, render context, init state, settle
+steps) of each env is timed over a few init states, alternating the two, and set against the
+physics of one episode at the protocol's step cap. Under `fast` a reset of an unchanged scene
+keeps its render context (envs/render_cache.py); `stock` makes a new one each time.
 
 Prints, per suite, `name=value` lines:
   physics_ratio_<suite>   stock time / fast time, median over rounds (target >= 2.0; >= 2.5 on
                           libero_spatial)
   identical_<suite>       1 when every state hash agreed
   fast_ms_<suite>, stock_ms_<suite>   median ms per step
-  reset_s_<suite>         median seconds of one reset (hard reset + settle), fast physics
-  hard_reset_s_<suite>    of which the hard reset (model rebuild, compile, init state)
+  reset_s_<suite>, stock_reset_s_<suite>   median seconds of one reset (hard reset + settle)
+  reset_ratio_<suite>     stock reset / fast reset
+  hard_reset_s_<suite>    of the fast reset, the hard reset (rebuild, compile, init state)
   episode_physics_s_<suite>   step cap x fast ms per step: an episode that runs to the cap
 and at the end `physics_ratio_min=` over the suites measured.
 
@@ -58,25 +60,27 @@ def stepped(env, actions: np.ndarray) -> tuple[float, list[str]]:
     return time.perf_counter() - tic, hashes
 
 
-def timed_resets(env, init_states: int) -> tuple[float, float]:
-    """Median (reset seconds, hard-reset seconds) over init states 1..init_states."""
-    hard = []
-    restore = env._restore_init_state
-
-    def timed_restore(init_state_id):
-        tic = time.perf_counter()
-        out = restore(init_state_id)
-        hard.append(time.perf_counter() - tic)
-        return out
-
-    env._restore_init_state = timed_restore
-    totals = []
+def timed_resets(envs: dict, init_states: int) -> dict[str, tuple[float, float]]:
+    """Per env, median (reset seconds, hard-reset seconds) over init states 1..init_states,
+    the envs alternating."""
+    totals: dict[str, list[float]] = {name: [] for name in envs}
+    hard: dict[str, list[float]] = {name: [] for name in envs}
     for k in range(1, init_states + 1):
-        tic = time.perf_counter()
-        env.reset(seed=k, options={"init_state_id": k})
-        totals.append(time.perf_counter() - tic)
-    env._restore_init_state = restore
-    return statistics.median(totals), statistics.median(hard)
+        for name, env in envs.items():
+            restore = env._restore_init_state
+
+            def timed_restore(init_state_id, restore=restore, name=name):
+                tic = time.perf_counter()
+                out = restore(init_state_id)
+                hard[name].append(time.perf_counter() - tic)
+                return out
+
+            env._restore_init_state = timed_restore
+            tic = time.perf_counter()
+            env.reset(seed=k, options={"init_state_id": k})
+            totals[name].append(time.perf_counter() - tic)
+            env._restore_init_state = restore
+    return {name: (statistics.median(totals[name]), statistics.median(hard[name])) for name in envs}
 
 
 def measure(suite: str, steps: int, rounds: int, resets: int, image_size: int) -> float:
@@ -97,7 +101,9 @@ def measure(suite: str, steps: int, rounds: int, resets: int, image_size: int) -
     ratios = [s / f for s, f in zip(times["stock"], times["fast"], strict=True)]
     fast_ms = statistics.median(times["fast"]) / steps * 1e3
     cap = get_protocol("openpi").step_cap(suite)
-    reset_s, hard_s = timed_resets(envs["fast"], resets)
+    resets_by_physics = timed_resets(envs, resets)
+    reset_s, hard_s = resets_by_physics["fast"]
+    stock_reset_s = resets_by_physics["stock"][0]
     for env in envs.values():
         env.close()
     ratio = statistics.median(ratios)
@@ -106,6 +112,8 @@ def measure(suite: str, steps: int, rounds: int, resets: int, image_size: int) -
     print(f"fast_ms_{suite}={fast_ms:.3f}")
     print(f"stock_ms_{suite}={statistics.median(times['stock']) / steps * 1e3:.3f}")
     print(f"reset_s_{suite}={reset_s:.3f}")
+    print(f"stock_reset_s_{suite}={stock_reset_s:.3f}")
+    print(f"reset_ratio_{suite}={stock_reset_s / reset_s:.3f}")
     print(f"hard_reset_s_{suite}={hard_s:.3f}")
     print(f"episode_physics_s_{suite}={cap * fast_ms / 1e3:.3f}  # {cap} steps", flush=True)
     return ratio

@@ -87,6 +87,9 @@ def test_report_pairs_against_the_control_arm_and_between_policies(tmp_path):
     assert wam.delta_vs_clean == pytest.approx(0.25 - 0.5) and wam.delta_pairs == 20
     assert board.loc[("agra", "lighting")].delta_vs_clean == pytest.approx(-0.25)
     assert board.loc[("agra", "none")].note == "control arm"
+    # the matched control arm's rate beside every perturbed rate: wam's clean arm, 10 of 20
+    assert (wam.control_success_rate, wam.control_ci_low) == (0.5, pytest.approx(wilson_interval(10, 20)[0]))
+    assert board.loc[("agra", "lighting")].control_success_rate == 1.0  # agra's own clean arm
     head = report.comparisons.set_index("perturbation").loc["lighting"]
     assert (head.policy, head.versus, head.delta_pairs) == ("agra", "wam", 20)
     assert head.delta == pytest.approx(0.75 - 0.25)

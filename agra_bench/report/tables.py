@@ -17,7 +17,7 @@ import pandas as pd
 from agra_bench.errors import UsageError
 from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
 from agra_bench.report.load import UNKNOWN_TRAIN_SEED, seeds_pair
-from agra_bench.report.stats import NO_PAIRS, paired_delta, wilson_interval
+from agra_bench.report.stats import NO_PAIRS, pair_outcomes, paired_delta, wilson_interval
 
 SETTING = REPORT_SETTING
 ARM = REPORT_ARM
@@ -96,16 +96,20 @@ def _control_for(episodes: pd.DataFrame, arm: dict) -> pd.DataFrame:
 
 
 def add_control_deltas(summary: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
-    """delta_vs_clean and its paired interval for every arm, with a note when there is none."""
+    """delta_vs_clean and its paired interval for every arm, with a note when there is none,
+    and the matched control arm's own rate beside it (`control_success_rate` with its Wilson
+    interval, over the control episodes that pair with the arm: the rate the delta starts from)."""
     valid = episodes[episodes["scored"]]
     out = []
     for arm in summary.to_dict("records"):
+        control_rate = (arm["success_rate"], arm["ci_low"], arm["ci_high"])
         if arm["perturbation"] == CONTROL:
             result, note = NO_PAIRS, "control arm"
         else:
             control = _control_for(episodes, arm)
             mine = valid[(valid[ARM] == pd.Series({k: arm[k] for k in ARM})).all(axis=1)]
             result = paired_delta(mine, control) if not control.empty else NO_PAIRS
+            control_rate = _matched_rate(mine, control)
             if control.empty:
                 note = "no control arm (perturbation=none) for this policy and setting: no delta"
             elif result.pairs == 0:
@@ -114,8 +118,31 @@ def add_control_deltas(summary: pd.DataFrame, episodes: pd.DataFrame) -> pd.Data
                 note = f"delta on {result.pairs} of {arm['episodes']} episodes (those the control arm ran)"
             else:
                 note = ""
-        out.append({**arm, **result.as_dict("delta_vs_clean"), "note": note})
+        out.append(
+            {
+                **arm,
+                **dict(
+                    zip(
+                        ("control_success_rate", "control_ci_low", "control_ci_high"),
+                        control_rate,
+                        strict=True,
+                    )
+                ),
+                **result.as_dict("delta_vs_clean"),
+                "note": note,
+            }
+        )
     return pd.DataFrame(out)
+
+
+def _matched_rate(arm: pd.DataFrame, control: pd.DataFrame) -> tuple[float, float, float]:
+    """The control arm's success rate and Wilson interval on the episodes it shares with `arm`."""
+    if control.empty:
+        return float("nan"), float("nan"), float("nan")
+    paired = pair_outcomes(arm, control)
+    n, k = len(paired), int(paired["reference"].sum()) if len(paired) else 0
+    low, high = wilson_interval(k, n)
+    return (k / n if n else float("nan")), low, high
 
 
 def policy_comparisons(
@@ -165,6 +192,9 @@ LEADERBOARD_COLUMNS = [
     "success_rate",
     "ci_low",
     "ci_high",
+    "control_success_rate",
+    "control_ci_low",
+    "control_ci_high",
     "delta_vs_clean",
     "delta_ci_low",
     "delta_ci_high",
