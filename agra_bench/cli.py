@@ -113,6 +113,9 @@ def run(
         bool,
         typer.Option(help="render every camera at every step, not only what the policy sees (for checks)"),
     ] = False,
+    shard: Annotated[
+        str | None, typer.Option(help="I/N: run only slice I of N of the planned episodes (merge joins them)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
     **env_options,
 ) -> None:
@@ -140,6 +143,7 @@ def run(
         replan_steps=replan_steps,
         env=EnvSettings(**env_options),
         render_every_step=render_every_step,
+        shard=shard,
     )
     summary = run_episodes(config, show_progress=progress, console=err_console)
     # Over the whole run, so that a resumed run reports its result, not only this call's share.
@@ -246,7 +250,14 @@ def list_cmd(
     console.print(table)
 
 
-for command in (workflows.collect, workflows.train, workflows.diagnose, workflows.report, workflows.serve):
+for command in (
+    workflows.collect,
+    workflows.train,
+    workflows.diagnose,
+    workflows.report,
+    workflows.serve,
+    workflows.merge,
+):
     app.command()(command)
 
 

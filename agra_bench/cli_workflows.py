@@ -277,3 +277,19 @@ def serve(
         )
 
     run_server(settings, ready)
+
+
+def merge(
+    dirs: Annotated[list[Path], typer.Argument(help="shard run folders, or folders that hold them")],
+    out: Annotated[Path, typer.Option(help="where the merged run folder goes")],
+) -> None:
+    """Join the shard folders of one command (`run --shard I/N`) into one run folder."""
+    from agra_bench.merge import merge as merge_runs
+
+    summary = merge_runs(dirs, out)
+    for line in summary.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
+    console.print(
+        f"merged {summary.inputs} run folder(s): {summary.added} episodes added, {summary.already} already "
+        f"there, {summary.duplicates} duplicate(s) dropped\n{summary.run_dir}"
+    )

@@ -19,6 +19,7 @@ from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_exists, check_int, unknown
 from agra_bench.identity import CONDITION
 from agra_bench.protocol import get_protocol
+from agra_bench.shards import Shard
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
@@ -46,8 +47,10 @@ class RunConfig:
     replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
     env: EnvSettings = field(default_factory=EnvSettings)  # image size, render quality, protocol, cap
     render_every_step: bool = False  # off: render on demand (same results; not in the identity)
+    shard: str | None = None  # "I/N": this run's slice of the plan (agra_bench/shards.py)
     task_ids: list[int] = field(init=False)
     arms: list[Arm] = field(init=False)
+    shard_slice: Shard | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -77,6 +80,7 @@ class RunConfig:
         self.task_ids = parse_task_ids(self.suite, self.tasks)
         self.arms = parse_spec(self.perturb, self.severity, self.split, self.suite)
         check_writable(self.out)
+        self.shard_slice = Shard.parse(self.shard) if self.shard is not None else None
 
     def env_settings(self) -> EnvSettings:
         """How this run's envs are built, with the step cap resolved for the suite."""
@@ -120,6 +124,8 @@ class RunConfig:
         """The condition and the planned episodes; hashed into the run id. The checkpoint counts
         by content, not path; arms by canonical name and severity, not by how they were spelled."""
         optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
+        if self.shard_slice is not None:
+            optional["shard"] = str(self.shard_slice)
         return {
             **optional,
             **self.condition(),
@@ -132,9 +138,7 @@ class RunConfig:
         }
 
     def run_id(self) -> str:
-        digest = hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
-        policy = re.sub(r"[^A-Za-z0-9_]+", "-", self.policy).strip("-")
-        return f"{policy}-{self.suite}-{digest}"
+        return run_id_of(self.policy, self.suite, self.identity())
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -180,3 +184,11 @@ def check_writable(out: Path, option: str = "out") -> None:
         raise UsageError(f"cannot create --{option} {out}: {exc.strerror}; valid: {valid}") from None
     if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
         raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")
+
+
+def run_id_of(policy: str, suite: str, identity: dict) -> str:
+    """The run folder's name: readable policy and suite, then a hash of the identity (also what
+    `agra-bench merge` names the folder of merged shards, from their identity without the shard)."""
+    digest = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    policy = re.sub(r"[^A-Za-z0-9_]+", "-", policy).strip("-")
+    return f"{policy}-{suite}-{digest}"

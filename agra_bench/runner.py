@@ -28,6 +28,7 @@ from agra_bench.manifest import build_manifest, write_manifest
 from agra_bench.plan import EpisodeKey, plan_episodes
 from agra_bench.protocol import get_protocol
 from agra_bench.records import EpisodeStore
+from agra_bench.shards import shard_record
 from agra_bench.suites import get_task, suite_kind
 from agra_bench.versions import check_libero_stack, check_robosuite_stack
 from agra_bench.worker import WorkerSettings
@@ -87,10 +88,12 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
         )
         policy_info = factory.manifest_entry(**policy_options)
-        keys = plan_episodes(config)
+        plan = plan_episodes(config)
+        keys = config.shard_slice.select(plan) if config.shard_slice is not None else plan
         done = store.done_keys()
         todo = [k for k in keys if k.id not in done]
-        write_manifest(run_dir, build_manifest(config, policy_info), new_session=bool(todo))
+        manifest = {**build_manifest(config, policy_info), "shard": shard_record(config.shard_slice, plan)}
+        write_manifest(run_dir, manifest, new_session=bool(todo))
         retried = len(store.retry_keys() & {k.id for k in todo})
         settings = WorkerSettings(
             run_dir=str(run_dir),

@@ -75,6 +75,7 @@ BASE = {
         "32",
     ],
     "report": ["report", RUNS],
+    "merge": ["merge", RUNS, "--out", A_DIR + "/merged"],
     "serve": ["serve", "--policy", "random", "--port", "0"],
     "perturb preview": [
         "perturb",
@@ -123,6 +124,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("run", "--image-size"): [("0", "8-1024"), ("x", INT), ("100000", "8-1024")],
     ("run", "--render-quality"): [("ultra", "standard, tuned, fast")],
     ("run", "--physics"): [("warp", "fast, stock")],
+    ("run", "--shard"): [("3/3", "0 <= I < N"), ("x", "I/N")],
     ("list", "what"): [("polices", "did you mean 'policies'")],
     ("list", "--suite"): [("lift", "robosuite_lift")],
     ("collect", "--suite"): [("libero_1", "libero_spatial")],
@@ -173,6 +175,8 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("diagnose", "--physics"): [("warp", "fast, stock")],
     ("report", "dirs"): [(MISSING, "folder"), (A_FILE, "episodes.parquet")],
     ("report", "--out"): [(A_FILE, "writable folder")],
+    ("merge", "dirs"): [(MISSING, "run folders")],
+    ("merge", "--out"): [(A_FILE, "writable folder")],
     ("report", "--compare"): [("agra", "POLICY:POLICY"), ("wam:wam", "POLICY:POLICY")],
     ("serve", "--policy"): [("randm", "did you mean 'random'")],
     ("serve", "--checkpoint"): [(MISSING, "checkpoint folder"), (A_FILE, "checkpoint folder")],
@@ -193,7 +197,12 @@ EXTRA = {
     ("serve", "--checkpoint"): ["--policy", "wam"],
     ("train", "--align-weight"): ["--policy", "agra"],
 }
-POSITIONAL = {("list", "what"): 1, ("report", "dirs"): 1, ("perturb preview", "suite"): 2}
+POSITIONAL = {
+    ("list", "what"): 1,
+    ("report", "dirs"): 1,
+    ("merge", "dirs"): 1,
+    ("perturb preview", "suite"): 2,
+}
 
 
 def command_options() -> dict[tuple[str, str], bool]:

@@ -144,7 +144,10 @@ def planned_episodes_of(run_dir: Path) -> int | None:
     """How many episodes the run's command planned (tasks x arms x episodes per task, from
     the identity its manifest records), or None when the manifest does not say."""
     try:
-        identity = json.loads((run_dir / MANIFEST_FILE).read_text())["identity"]
+        manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+        if manifest.get("shard"):  # a shard plans its slice of the command's plan
+            return int(manifest["shard"]["episodes"])
+        identity = manifest["identity"]
         return len(identity["task_ids"]) * len(identity["arms"]) * int(identity["episodes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -160,6 +163,19 @@ def incomplete_run_note(run_dir: Path, finished: int) -> str | None:
         f"run {run_dir.name} is incomplete: {finished} of {planned} planned episodes "
         "(still running or interrupted; its command resumes it)"
     )
+
+
+def merged_provenance_note(run_dir: Path) -> str | None:
+    """A note for a run merged from shards whose package versions or machines differ
+    (`agra-bench merge` records them; the rows themselves passed the condition check)."""
+    try:
+        differing = json.loads((run_dir / MANIFEST_FILE).read_text()).get("provenance_differences") or {}
+    except (OSError, ValueError):
+        return None
+    if not differing:
+        return None
+    listed = "; ".join(f"{name}: {', '.join(map(str, values))}" for name, values in sorted(differing.items()))
+    return f"run {run_dir.name} merges shards made with different {listed}"
 
 
 def seeds_pair(seed_a: int, seed_b: int) -> bool:
@@ -185,8 +201,9 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
         frame["train_seed"] = train_seed_of(entry)
         frame["data_sha256"] = str(entry.get("data_sha256") or "")
         frame["inference_precision"] = inference_precision_of(path.parent)
-        if note := incomplete_run_note(path.parent, len(frame)):
-            notes.append(note)
+        for note in (incomplete_run_note(path.parent, len(frame)), merged_provenance_note(path.parent)):
+            if note:
+                notes.append(note)
         frames.append(frame)
         runs.append(path.parent)
     if not frames:
