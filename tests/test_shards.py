@@ -128,3 +128,49 @@ def test_conflicting_rows_for_one_key_warn_and_keep_the_row_without_an_error(tmp
     assert summary.added == 1 and len(summary.warnings) == 1 and "kept b's" in summary.warnings[0]
     kept = pd.read_parquet(summary.run_dir / "episodes.parquet")
     assert kept["error"].isna().all()
+
+
+STAND_IN_SBATCH = """#!/usr/bin/env bash
+# sbatch stand-in: runs the array's tasks one after the other on this machine
+set -euo pipefail
+range="${1#--array=}"; script="$2"
+first="${range%-*}"; last="${range#*-}"
+for ((i = first; i <= last; i++)); do
+    SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_COUNT=$((last - first + 1)) bash "$script"
+done
+"""
+
+
+def test_the_documented_slurm_script_runs_as_shown(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "scaling.md").read_text()
+    shown = re.search(r"`scripts/slurm_eval.sh` \(shown whole\):\n\n```bash\n(.*?)```", doc, re.S)
+    assert shown and shown[1] == (REPO / "scripts" / "slurm_eval.sh").read_text()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(STAND_IN_SBATCH)
+    (bin_dir / "sbatch").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO),
+        "EVAL_ARGS": RUN,
+        "OUT": str(tmp_path / "shards"),
+    }
+    for command in (
+        "sbatch --array=0-3 scripts/slurm_eval.sh",
+        f"agra-bench merge {tmp_path}/shards --out {tmp_path}",
+    ):
+        done = subprocess.run(command.split(), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["0", "1", "2", "3"]
+    merged = [p for p in tmp_path.iterdir() if p.name.startswith("noop-")]
+    assert len(merged) == 1
+    rows = pd.read_parquet(merged[0] / "episodes.parquet")
+    assert len(rows) == len(set(rows["episode_key"])) == 6 and rows["error"].isna().all()
