@@ -1,0 +1,83 @@
+"""What sharding costs: N shards run one after the other plus `merge`, against the unsharded
+run of the same episodes with the same worker count.
+
+Each variant is the real CLI in fresh processes, in a fresh folder:
+  unsharded   agra-bench run ARGS --workers W
+  sharded     agra-bench run ARGS --workers W --shard i/N for i in 0..N-1, then agra-bench merge
+The rows are compared (episode keys, success, steps, first-observation hash) and the ratio of
+wall times is printed, median over rounds (variants alternate):
+  shard_overhead = sharded / unsharded   (target <= 1.10 with 3 shards)
+A shard pays its own process start, imports and simulator builds; the smaller the run, the more
+that weighs, so quote the episode count with the figure.
+
+    python bench/scale.py                          # libero_object task 0, 12 episodes, 3 shards
+    python bench/scale.py --args "--policy random --suite robosuite_lift --episodes 4 --max-steps 20"
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "agra_bench.cli"]
+SAME = ["episode_key", "success", "steps", "obs0_sha1"]
+
+
+def timed(commands: list[list[str]]) -> float:
+    tic = time.perf_counter()
+    for command in commands:
+        subprocess.run(command, check=True, cwd=REPO, capture_output=True)
+    return time.perf_counter() - tic
+
+
+def rows_of(folder: Path) -> pd.DataFrame:
+    (run,) = [p for p in folder.iterdir() if p.is_dir() and (p / "episodes.parquet").exists()]
+    return pd.read_parquet(run / "episodes.parquet").sort_values("episode_key").reset_index(drop=True)[SAME]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--args", default="--policy random --suite libero_object --tasks 0 --episodes 12 --max-steps 60"
+    )
+    parser.add_argument("--shards", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    base = [*CLI, "run", *args.args.split(), "--workers", str(args.workers), "--no-progress"]
+    ratios = []
+    for round_index in range(args.rounds):
+        root = Path(tempfile.mkdtemp(prefix="agra-scale-"))
+        whole = [[*base, "--out", str(root / "whole")]]
+        parts = [
+            [*base, "--shard", f"{i}/{args.shards}", "--out", str(root / "shards" / str(i))]
+            for i in range(args.shards)
+        ]
+        parts.append([*CLI, "merge", str(root / "shards"), "--out", str(root / "merged")])
+        order = (whole, parts) if round_index % 2 == 0 else (parts, whole)
+        seconds = {id(variant): timed(variant) for variant in order}
+        ratios.append(seconds[id(parts)] / seconds[id(whole)])
+        same = rows_of(root / "whole").equals(rows_of(root / "merged"))
+        print(
+            f"round {round_index}: unsharded {seconds[id(whole)]:.1f} s, {args.shards} shards + merge "
+            f"{seconds[id(parts)]:.1f} s, rows identical: {same}",
+            flush=True,
+        )
+        if not same:
+            raise SystemExit("merged rows differ from the unsharded run's")
+    print(f"args={args.args!r} shards={args.shards} workers={args.workers}")
+    print(f"shard_overhead={statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
