@@ -110,7 +110,10 @@ def test_env_settings_reach_run_and_its_identity_from_one_place(tmp_path):
 
     run_options = {p.name for p in typer.main.get_command(cli.app).commands["run"].params}
     fields = {f.name for f in EnvSettings.command_line_fields()}
-    assert fields == {"image_size", "render_quality", "protocol", "max_steps", "physics"} and fields <= run_options
+    assert (
+        fields == {"image_size", "render_quality", "protocol", "max_steps", "physics"}
+        and fields <= run_options
+    )
     plain = RunConfig(policy="random", suite="robosuite_lift", episodes=2, out=tmp_path)
     assert not [k for k in plain.identity() if k.startswith("env.")]
     other = RunConfig(
