@@ -7,9 +7,11 @@ episode per call (`Worker.run`); an actor may live on another node, where a roun
 would cost more than the batching saves. The driver keeps at most one episode in flight per
 actor and schedules with the local executor's `scheduler.EpisodeQueue`: an actor gets the next
 key of the task it already has loaded when there is one, so simulators are reset, not rebuilt.
-Rows come back to the driver, which alone writes `episodes.parquet`; an actor that dies (a
-simulator segfault, a lost node) is replaced, and its episode retried once and then recorded as
-`WorkerCrashed`, as locally.
+Rows come back to the driver, which alone writes `episodes.parquet`. An actor that dies (a
+simulator segfault, a lost node) is replaced, and its episode goes back to the queue: the next
+free actor runs it (retried once, then recorded as `WorkerCrashed`, as locally). A replacement
+gets work only once Ray has placed it, so a lost node whose replacement finds no free CPU
+leaves the run to the surviving actors instead of stalling it.
 
 Without `--address` a local Ray instance is started with `--workers` CPUs; with an address the
 driver joins that cluster. Videos and error logs are written by the actors under the run folder,
@@ -19,6 +21,7 @@ so on a multi-node cluster `--out` must be on a shared filesystem.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from agra_bench.errors import UsageError
@@ -30,6 +33,8 @@ from agra_bench.worker import Worker, WorkerSettings
 #: its GCS and its raylet (Ray's own switch for single-machine clusters; `_node_ip_address=
 #: "127.0.0.1"` alone is replaced by the interface address). See docs/scaling.md.
 RAY_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+PLACEMENT_TIMEOUT_S = float(os.environ.get("AGRA_RAY_PLACEMENT_TIMEOUT_S", "600"))
+WAIT_S = 5.0  # how often the driver looks up from ray.wait to check the placement timeout
 
 
 def _start_ray(address: str | None, workers: int):
@@ -62,36 +67,71 @@ def _start_ray(address: str | None, workers: int):
 def execute_ray(
     todo: list[EpisodeKey], settings: WorkerSettings, workers: int, video: int, address: str | None
 ):
-    """Yield finished rows (key under 'key'), like the local executor's `_execute`."""
+    """Yield finished rows (key under 'key'), like the local executor's `_execute`.
+
+    An actor gets work only once Ray has placed it (its `__ray_ready__` returned): a
+    replacement for an actor of a lost node may never be placed when the surviving nodes' CPUs
+    are all held by their own actors, and an episode handed to it would wait forever (seen: a
+    10-minute hang on the last episode). The lost actor's episode goes back to the queue, where
+    the next free placed actor takes it (retried once, as locally, then recorded as
+    `WorkerCrashed`). If no actor is placed and nothing runs for PLACEMENT_TIMEOUT_S, the run
+    stops with an error; its command resumes it."""
     ray = _start_ray(address, workers)
     actor_class = ray.remote(num_cpus=1, max_restarts=0)(Worker)
     queue = EpisodeQueue(todo)
-    actors = [actor_class.remote(settings, workers, i) for i in range(max(1, min(workers, len(todo))))]
-    loaded: dict[Any, tuple[str, int] | None] = dict.fromkeys(actors)
+    placing: dict[Any, Any] = {}  # ready ref -> actor not yet placed
+    ready: list[Any] = []  # placed actors, free or busy
+    loaded: dict[Any, tuple[str, int] | None] = {}
     in_flight: dict[Any, tuple[Any, EpisodeKey]] = {}
+
+    def start_actor(index: int) -> None:
+        actor = actor_class.remote(settings, workers, index)
+        placing[actor.__ray_ready__.remote()] = actor
+
+    for index in range(max(1, min(workers, len(todo)))):
+        start_actor(index)
+    started = len(placing)
+    idle_since = time.monotonic()
     try:
         while queue or in_flight:
-            for actor in [a for a in actors if a not in {v[0] for v in in_flight.values()}]:
+            busy = {actor for actor, _ in in_flight.values()}
+            for actor in [a for a in ready if a not in busy]:
                 if not queue:
                     break
-                key = queue.next_for(loaded[actor])
+                key = queue.next_for(loaded.get(actor))
                 loaded[actor] = (key.suite, key.task_id)
                 in_flight[actor.run.remote(key, key.episode < video)] = (actor, key)
-            done, _ = ray.wait(list(in_flight), num_returns=1)
+            if not in_flight and not ready and time.monotonic() - idle_since > PLACEMENT_TIMEOUT_S:
+                raise RuntimeError(
+                    f"no Ray actor could be placed for {PLACEMENT_TIMEOUT_S:.0f} s (the cluster has no "
+                    "free CPU); rerun the command to resume"
+                )
+            done, _ = ray.wait([*in_flight, *placing], num_returns=1, timeout=WAIT_S)
             for ref in done:
+                if ref in placing:
+                    actor = placing.pop(ref)
+                    try:
+                        ray.get(ref)
+                        ready.append(actor)
+                    except ray.exceptions.RayActorError:
+                        start_actor(started)  # died before its first episode: try another
+                        started += 1
+                    continue
                 actor, key = in_flight.pop(ref)
                 try:
                     row = ray.get(ref)
                 except ray.exceptions.RayActorError:
-                    index = actors.index(actor)
-                    actors[index] = actor_class.remote(settings, workers, index)
+                    ready.remove(actor)
                     loaded.pop(actor, None)
-                    loaded[actors[index]] = None
+                    start_actor(started)  # placed if the cluster has room; until then, others work
+                    started += 1
                     crashed = queue.worker_died(key)
                     if crashed is not None:
                         yield crashed
                     continue
                 yield {**row, "key": key}
+            if in_flight or ready:
+                idle_since = time.monotonic()
     finally:
-        for actor in actors:
+        for actor in [*ready, *placing.values()]:
             ray.kill(actor)

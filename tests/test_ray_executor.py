@@ -3,6 +3,8 @@ same rows as the local executor for the same keys, resume, and per-episode error
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -123,3 +125,58 @@ def test_a_local_ray_instance_listens_on_loopback_only():
     assert found["gcs"].startswith("127.0.0.1:")
     assert found["nodes"] and set(found["nodes"]) == {"127.0.0.1"}
     assert set(found["listening"]) <= LOOPBACK_HEX, found["listening"]
+
+
+def test_a_two_node_run_that_loses_a_node_finishes_every_key_once(tmp_path):
+    """A real two-node Ray cluster on loopback (head and a second node, 1 CPU each, separate
+    raylets): the run's two actors sit one on each node. After 3 rows, the second node is
+    killed without grace (SIGKILL of its raylet and workers). Its episode in flight goes back
+    to the queue and the surviving node's actor runs it: every key once, no error. Before the
+    fix, the replacement actor could not be placed and the run waited on it forever."""
+    import subprocess
+    import sys
+    import time
+
+    from ray.cluster_utils import Cluster
+
+    from agra_bench.records import read_rows
+    from tests.conftest import REPO
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    proc = None
+    try:
+        second = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        assert cluster.address.startswith("127.0.0.1:")
+        out = tmp_path / "out"
+        args = "--policy scripted --suite robosuite_lift --episodes 8 --max-steps 40 --image-size 32"
+        args += f" --executor ray --workers 2 --no-progress --out {out} --address {cluster.address}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agra_bench.cli", "run", *args.split()],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=(tmp_path / "stdout").open("w"),
+            stderr=(tmp_path / "stderr").open("w"),
+        )
+
+        def rows() -> dict:
+            runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+            return read_rows(runs[0]) if runs else {}
+
+        deadline = time.monotonic() + 300
+        while len(rows()) < 3:
+            assert proc.poll() is None, (tmp_path / "stderr").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.3)
+        cluster.remove_node(second, allow_graceful=False)
+        proc.wait(timeout=300)
+        stdout, stderr = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+        assert proc.returncode == 0, stderr[-2000:]
+        finished = rows()
+        assert len(finished) == 8 and "errors 0" in stdout, stdout
+        assert all(row["error"] is None for row in finished.values()), [r["error"] for r in finished.values()]
+        assert sorted(r["episode"] for r in finished.values()) == list(range(8))
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        cluster.shutdown()
