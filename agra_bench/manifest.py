@@ -28,19 +28,30 @@ def machine_info() -> dict[str, Any]:
 
     Why: `--precision auto` resolves per machine, and closed-loop episodes do not repeat across
     CPUs, so a run resumed on another kind of machine must say so (`platform` names only the OS).
+    The CPU family and model number are recorded too: cloud CPUs may all call themselves "AMD
+    EPYC", and a wam checkpoint's bf16 actions on an EPYC of family 25 (Zen 4) and one of family
+    26 (Zen 5) differed enough to change episode lengths (docs/measurements.md, 2026-12-06).
     """
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags, generation = platform.processor() or platform.machine(), set(), {}
+    names = {"cpu family": "cpu_family", "model": "cpu_model"}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
+            key = key.strip()
+            if key == "model name":
                 model = value.strip()
-            elif key.strip() == "flags":
+            elif key in names:
+                generation.setdefault(names[key], value.strip())
+            elif key == "flags":
                 flags = set(value.split())
                 break
     except OSError:  # not Linux: the processor name is all there is
         pass
-    return {"cpu": model, "bf16_native": any(flag in flags for flag in BF16_CPU_FLAGS)}
+    return {
+        "cpu": model,
+        **generation,
+        "bf16_native": any(flag in flags for flag in BF16_CPU_FLAGS),
+    }
 
 
 def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, Any]:

@@ -92,13 +92,13 @@ def check_one_condition(runs: list[RunFolder]) -> None:
 
 
 def provenance_differences(runs: list[RunFolder]) -> dict[str, list[Any]]:
-    """Package versions and CPU models that are not the same in every input."""
+    """Package versions and machines (CPU name, family, model) not the same in every input."""
     seen: dict[str, list[Any]] = {}
     for run in runs:
         for session in run.manifest.get("sessions", []):
             for name, version in (session.get("versions") or {}).items():
                 seen.setdefault(f"versions.{name}", []).append(version)
-            seen.setdefault("machine.cpu", []).append((session.get("machine") or {}).get("cpu"))
+            seen.setdefault("machine", []).append(session.get("machine"))
     differing = {}
     for name, values in seen.items():
         distinct = list(dict.fromkeys(json.dumps(v) for v in values))
