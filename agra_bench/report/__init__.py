@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agra_bench import __version__
 from agra_bench.config import check_writable
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
@@ -102,7 +103,7 @@ def build_report(
         f"{', '.join(sorted(episodes['policy_label'].unique()))} on "
         f"{', '.join(sorted(episodes['suite'].unique()))}. Success rates with Wilson 95% intervals; "
         "deltas are paired on (task, init state, seed) with a percentile bootstrap 95% interval "
-        "and McNemar's p-value."
+        f"and McNemar's p-value. Made by agra-bench {__version__}."
     )
     task_columns = [
         "policy_label",
