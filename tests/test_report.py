@@ -293,3 +293,24 @@ def test_every_file_the_report_writes_is_named_by_a_slug_of_its_label(tmp_path):
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert served in summary and custom in summary and "wam@wam s0:v1?" in summary
     assert {f.path for f in report.figures} <= set(written)
+
+
+def test_variants_table_gives_every_episode_beside_its_matched_control(tmp_path):
+    _synthetic_runs(tmp_path)
+    write_run(
+        tmp_path, "noop-light", [episode_row("noop-light", "noop", 0, e, "lighting", False) for e in range(3)]
+    )
+    build_report([tmp_path])
+    variants = pd.read_parquet(tmp_path / "report" / "variants.parquet")
+    assert len(variants) == 20 + 20 + 40 + 3  # every episode, control arms included
+    lit = variants[(variants["policy"] == "wam") & (variants["perturbation"] == "lighting")]
+    wam = lit.sort_values("init_state_id")
+    # wam's lighting episode e succeeded when e % 4 == 0; its clean arm when e % 2 == 0
+    assert wam["success"].tolist() == [e % 4 == 0 for e in range(20)]
+    assert wam["control_success"].tolist() == [e % 2 == 0 for e in range(20)]
+    assert variants.loc[variants["policy"] == "noop", "control_success"].isna().all()  # no clean arm
+    assert (variants["family"] == variants["perturbation"]).all() and variants["params_sha1"].str.len().eq(
+        12
+    ).all()
+    csv = pd.read_csv(tmp_path / "report" / "variants.csv")
+    assert list(csv.columns) == list(variants.columns) and len(csv) == len(variants)

@@ -8,6 +8,7 @@ Everything written is a pure function of the input rows, so the same runs give t
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from agra_bench.report.tables import (
     policy_comparisons,
     task_summary,
 )
+from agra_bench.report.variants import variant_table
 
 POOLED_TITLE = (
     "Pooled head-to-head over the perturbed arms of each split, then each training seed alone, "
@@ -97,6 +99,11 @@ def build_report(
     _write_csv(comparisons, out / "comparisons.csv")
     _write_csv(integrity, out / "integrity.csv")
     _write_csv(pooled, out / "pooled.csv")
+    variants = variant_table(episodes)
+    _write_csv(variants, out / "variants.csv")
+    buffer = io.BytesIO()
+    variants.to_parquet(buffer, index=False)
+    atomic_write_bytes(out / "variants.parquet", buffer.getvalue())
 
     header = (
         f"{len(episodes)} episodes from {len(loaded.runs)} run(s): "
