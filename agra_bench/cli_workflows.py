@@ -214,13 +214,16 @@ def report(
     compare: Annotated[
         list[str] | None, typer.Option(help="policies compared head to head, A:B (repeat) [agra:wam]")
     ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="policy label that robustness.csv's mCE is relative to")
+    ] = None,
 ) -> None:
     """Merge runs into DIR/report/: Wilson intervals, paired deltas, plots, HTML, leaderboard.csv."""
     from agra_bench.report import build_report
     from agra_bench.report.tables import DEFAULT_COMPARISONS, parse_comparisons
 
     pairs = parse_comparisons(compare) if compare else DEFAULT_COMPARISONS
-    result = build_report(dirs, out, errors_as_failures, pairs)
+    result = build_report(dirs, out, errors_as_failures, pairs, baseline)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     table = Table(

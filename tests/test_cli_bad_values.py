@@ -177,6 +177,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("report", "--out"): [(A_FILE, "writable folder")],
     ("merge", "dirs"): [(MISSING, "run folders")],
     ("merge", "--out"): [(A_FILE, "writable folder")],
+    ("report", "--baseline"): [("nobody", "valid: random")],
     ("report", "--compare"): [("agra", "POLICY:POLICY"), ("wam:wam", "POLICY:POLICY")],
     ("serve", "--policy"): [("randm", "did you mean 'random'")],
     ("serve", "--checkpoint"): [(MISSING, "checkpoint folder"), (A_FILE, "checkpoint folder")],

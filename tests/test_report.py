@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
+from agra_bench.errors import UsageError
 from agra_bench.report import build_report
 from agra_bench.report.render import format_table
 from agra_bench.report.stats import paired_delta, wilson_interval
@@ -314,3 +315,29 @@ def test_variants_table_gives_every_episode_beside_its_matched_control(tmp_path)
     ).all()
     csv = pd.read_csv(tmp_path / "report" / "variants.csv")
     assert list(csv.columns) == list(variants.columns) and len(csv) == len(variants)
+
+
+def test_robustness_summaries_against_hand_computed_values(tmp_path):
+    """A: clean 16/20, lighting 10/20, camera 14/20; B (baseline): clean 18/20, lighting 6/20,
+    camera 12/20. mPC(A) = (0.5 + 0.7) / 2 = 0.6, rPC(A) = 0.6 / 0.8 = 0.75. Errors A: clean 0.2,
+    lighting 0.5, camera 0.3; B: 0.1, 0.7, 0.4. mCE(A) = (0.5/0.7 + 0.3/0.4) / 2; relative
+    mCE(A) = ((0.5-0.2)/(0.7-0.1) + (0.3-0.2)/(0.4-0.1)) / 2."""
+    counts = {"A": {"none": 16, "lighting": 10, "camera": 14}, "B": {"none": 18, "lighting": 6, "camera": 12}}
+    for policy, arms in counts.items():
+        rows = [
+            episode_row(policy, policy, 0, e, arm, e < k, severity=0 if arm == "none" else 3)
+            for arm, k in arms.items()
+            for e in range(20)
+        ]
+        write_run(tmp_path / "runs", policy, rows)
+    build_report([tmp_path / "runs"], tmp_path / "out", baseline="B")
+    table = pd.read_csv(tmp_path / "out" / "robustness.csv").set_index("policy_label")
+    a, b = table.loc["A"], table.loc["B"]
+    assert (a.clean, a.mpc, a.rpc) == (pytest.approx(0.8), pytest.approx(0.6), pytest.approx(0.75, abs=1e-4))
+    assert (a.arms, a.clusters, a.episodes) == (2, 20, 60)
+    assert a.clean_ci_low < 0.8 < a.clean_ci_high and a.rpc_ci_low < 0.75 < a.rpc_ci_high
+    assert a.mce == pytest.approx((0.5 / 0.7 + 0.3 / 0.4) / 2, abs=1e-4)
+    assert a.relative_mce == pytest.approx(((0.5 - 0.2) / 0.6 + (0.3 - 0.2) / 0.3) / 2, abs=1e-4)
+    assert b.mce == pytest.approx(1.0) and b.relative_mce == pytest.approx(1.0)
+    with pytest.raises(UsageError, match="valid: A, B"):
+        build_report([tmp_path / "runs"], tmp_path / "out2", baseline="C")

@@ -23,6 +23,7 @@ from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.load import load_runs
 from agra_bench.report.pooled import pooled_comparisons, without_flagged_arms
 from agra_bench.report.render import render_html, render_markdown
+from agra_bench.report.robustness import robustness_table
 from agra_bench.report.tables import (
     DEFAULT_COMPARISONS,
     add_control_deltas,
@@ -61,9 +62,11 @@ def build_report(
     out: Path | None = None,
     errors_as_failures: bool = False,
     comparisons: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS,
+    baseline: str | None = None,
 ) -> Report:
     """Build DIR/report/ (or `out`) from every run below `dirs`; `comparisons`: the policy
-    pairs compared head to head (first minus second)."""
+    pairs compared head to head (first minus second); `baseline`: the policy label that
+    robustness.csv's corruption errors (mCE) are relative to."""
     dirs = [Path(d) for d in dirs]
     out = Path(out) if out is not None else (dirs[0] if dirs[0].is_dir() else dirs[0].parent) / "report"
     loaded = load_runs(dirs, errors_as_failures)
@@ -99,6 +102,7 @@ def build_report(
     _write_csv(comparisons, out / "comparisons.csv")
     _write_csv(integrity, out / "integrity.csv")
     _write_csv(pooled, out / "pooled.csv")
+    _write_csv(robustness_table(episodes, baseline), out / "robustness.csv")
     variants = variant_table(episodes)
     _write_csv(variants, out / "variants.csv")
     buffer = io.BytesIO()
