@@ -15,15 +15,16 @@ everything the controller reads) and `mj_step2` (actuation, acceleration, constr
 integration: everything that depends on ctrl). The fast substep is
 
     mj_step1                      # what the controller reads, computed once
-    controller state read         # update() without its forward
-    env._pre_action(action)       # the controller writes ctrl
+    controller state read         # update() without its forward (fast_control.FastArm)
+    arm and gripper control       # the controller writes ctrl (FastArm.control, inline OSC)
     mj_step2                      # the rest of mj_step with the new ctrl
     env._update_observables()     # unchanged: observables sample exactly when they did
 
-The one exception is the first substep of a control step: there robosuite's robot records the
-end effector's force-torque sensors (acceleration-stage quantities) into its history buffers,
-so the fast loop runs a full mj_forward in place of mj_step1 at that substep, and those buffers
-stay as stock's too. Floating-point operations and their order are the ones robosuite and
+The first substep of a control step (the policy step) differs in two ways: robosuite's own
+`_pre_action` runs (goal update and the robot's history buffers), and since those buffers
+record the end effector's force-torque sensors (acceleration-stage quantities), the
+acceleration stage is computed after mj_step1 (`mj_forwardSkip`), so the buffers stay as
+stock's too. Floating-point operations and their order are the ones robosuite and
 MuJoCo perform, which is why states stay bit-identical (tests/test_physics.py checks qpos, qvel,
 qacc_warmstart after every step, images, and rows through `agra-bench run`).
 
