@@ -145,6 +145,8 @@ class Worker:
         try:
             result = run_episode(self.env_for(key), self.policy, key, record_video, every=every)
         except Exception as exc:  # recorded per episode so the run goes on
+            if interrupted_by_shutdown(exc):
+                raise  # not the episode's failure: the worker dies, the driver runs the key again
             return self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator"))
         return self.finish(result)
 
@@ -235,3 +237,18 @@ def import_object(path: str) -> Any:
     """`package.module:name` -> the object (the env factory is named, not pickled)."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def interrupted_by_shutdown(exc: BaseException) -> bool:
+    """Whether `exc` was raised while the worker process was being stopped: a SystemExit or
+    KeyboardInterrupt somewhere in its chain. Ray turns the SIGTERM that a lost node's workers
+    get into SystemExit, and robosuite re-raises any exception of a camera render during a
+    reset as a ValueError, so without this an episode cut off by a lost node would be recorded
+    as a simulator error instead of being run again on a surviving node."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

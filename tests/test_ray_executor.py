@@ -180,3 +180,18 @@ def test_a_two_node_run_that_loses_a_node_finishes_every_key_once(tmp_path):
         if proc is not None and proc.poll() is None:
             proc.kill()
         cluster.shutdown()
+
+
+def test_an_episode_cut_off_by_the_workers_shutdown_is_not_an_episode_error():
+    """Ray raises SystemExit in a lost node's workers; robosuite turns an exception inside a
+    camera render into a ValueError. Such an episode must not become a 'simulator' error row."""
+    from agra_bench.worker import interrupted_by_shutdown
+
+    try:
+        try:
+            raise SystemExit(1)
+        except BaseException:  # what robosuite's sensor check does with any exception
+            raise ValueError("Current sensor for observable agentview_image is invalid.") from None
+    except ValueError as exc:
+        assert interrupted_by_shutdown(exc)  # the SystemExit stays in __context__
+    assert not interrupted_by_shutdown(ValueError("a real simulator failure"))
