@@ -109,31 +109,6 @@ def _arms(sim_env) -> list[FastArm]:
     return arms
 
 
-def update_observables(sim_env) -> None:
-    """robosuite's `_update_observables()`, with its per-observable call skipped when the call
-    would only advance the observable's timer (most substeps: observables sample once per control
-    period). The timer is advanced by the same `+=` on the same floats, and any call that would
-    sample or roll the timer over goes to robosuite's own `Observable.update`, so observables
-    sample at exactly the substeps and values they do under stock."""
-    from robosuite.utils.observables import Observable
-
-    timestep, cache = sim_env.model_timestep, sim_env._obs_cache
-    for observable in sim_env._observables.values():
-        if not observable._enabled:
-            continue
-        elapsed = observable._time_since_last_sample + timestep
-        period = observable._sampling_timestep
-        quiet = (
-            type(observable).update is Observable.update
-            and elapsed < period
-            and (observable._sampled or period - observable._current_delay < elapsed)
-        )
-        if quiet:
-            observable._time_since_last_sample = elapsed
-        else:
-            observable.update(timestep=timestep, obs_cache=cache)
-
-
 def fast_step(sim_env, action: np.ndarray) -> dict:
     """robosuite 1.4's `MujocoEnv.step` (and LIBERO's wrapper of it) with each substep done as
     step1 -> controller -> step2 (see the module docstring)."""
@@ -164,7 +139,7 @@ def fast_step(sim_env, action: np.ndarray) -> dict:
                 arm.read_state()
                 arm.control(robot_action)
         mujoco.mj_step2(model, data)
-        update_observables(sim_env)
+        sim_env._update_observables()
     sim_env.cur_time += sim_env.control_timestep
     sim_env._post_action(action)
     return sim_env._get_observations()
