@@ -26,7 +26,7 @@ from agra_bench.report.load import incomplete_run_note, policy_entry_of, train_s
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "results" / "reference"
 REPORT_FILES = ("pooled.csv", "comparisons.csv", "leaderboard.csv", "integrity.csv", "summary.csv")
-REPORT_FILES += ("tasks.csv", "diagnostics.csv", "variants.csv", "robustness.csv")
+REPORT_FILES += ("tasks.csv", "diagnostics.csv", "variants.csv", "robustness.csv", "levels.csv")
 POOLED_ROW = re.compile(r"^\| (ID|OOD) \| ([a-z_, ]+) \| ([0-9, ]+) \| (\d+) \| (\d+) \| (.+) \|$")
 NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 

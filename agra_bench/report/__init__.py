@@ -2,7 +2,8 @@
 
 Pipeline: `load` (find, validate, merge, deduplicate) -> `tables` (Wilson intervals, paired
 deltas against the control arm, head-to-head policy comparisons) -> `pooled` (one head-to-head
-per split over all perturbed arms, cluster bootstrap) -> `plots` -> `render`.
+per split over all perturbed arms, cluster bootstrap) -> `forest` (the headline figure) and
+`plots` -> `render`.
 Everything written is a pure function of the input rows, so the same runs give the same files.
 """
 
@@ -19,7 +20,9 @@ from agra_bench.config import check_writable
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics
+from agra_bench.report.forest import forest_plots
 from agra_bench.report.integrity import integrity_notes, integrity_table
+from agra_bench.report.levels import level_table
 from agra_bench.report.load import load_runs
 from agra_bench.report.pooled import pooled_comparisons, without_flagged_arms
 from agra_bench.report.render import render_html, render_markdown
@@ -41,6 +44,12 @@ POOLED_TITLE = (
     "second's)"
 )
 
+ROBUSTNESS_TITLE = (
+    "Robustness summary (clean rate, mPC = mean success over the perturbed arms, rPC = mPC / clean; "
+    "95% cluster-bootstrap intervals)"
+)
+LEVELS_TITLE = "Success per family and severity level (clean = level 0)"
+
 
 @dataclass
 class Report:
@@ -50,6 +59,7 @@ class Report:
     pooled: pd.DataFrame
     notes: list[str]
     figures: list[plots.Figure]
+    headline: list[plots.Figure]
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -89,6 +99,7 @@ def build_report(
 
     figure_dir = out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
+    headline = forest_plots(pooled, figure_dir)
     figures = [
         *plots.success_by_arm(arms, figure_dir),
         *plots.success_vs_severity(arms, figure_dir),
@@ -102,7 +113,10 @@ def build_report(
     _write_csv(comparisons, out / "comparisons.csv")
     _write_csv(integrity, out / "integrity.csv")
     _write_csv(pooled, out / "pooled.csv")
-    _write_csv(robustness_table(episodes, baseline), out / "robustness.csv")
+    robustness = robustness_table(episodes, baseline)
+    _write_csv(robustness, out / "robustness.csv")
+    levels = level_table(arms)
+    _write_csv(levels, out / "levels.csv")
     variants = variant_table(episodes)
     _write_csv(variants, out / "variants.csv")
     buffer = io.BytesIO()
@@ -138,16 +152,20 @@ def build_report(
         figures.append(diagnostics_figure(diagnostics, figure_dir))
     sections = {
         "Leaderboard": board,
+        ROBUSTNESS_TITLE: robustness,
+        LEVELS_TITLE: levels,
         "Head-to-head (paired on identical episodes)": comparisons,
         POOLED_TITLE: pooled,
         "Per task": tasks[task_columns].rename(columns={"policy_label": "policy"}),
     }
     if not diagnostics.empty:
         sections["Diagnostics (attention and interventions, means over policy calls)"] = diagnostics
-    _drop_stale_figures(figure_dir, figures)
-    atomic_write_bytes(out / "index.html", render_html(sections, figures, notes, header).encode())
-    atomic_write_bytes(out / "summary.md", render_markdown(sections, figures, notes, header).encode())
-    return Report(out, board, comparisons, pooled, notes, figures)
+    _drop_stale_figures(figure_dir, [*headline, *figures])
+    html = render_html(sections, figures, notes, header, headline)
+    atomic_write_bytes(out / "index.html", html.encode())
+    markdown = render_markdown(sections, figures, notes, header, headline)
+    atomic_write_bytes(out / "summary.md", markdown.encode())
+    return Report(out, board, comparisons, pooled, notes, figures, headline)
 
 
 def _drop_stale_figures(figure_dir: Path, figures: list[plots.Figure]) -> None:

@@ -109,9 +109,10 @@ def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.
 
 
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """Per (first, second, suite, split): one row pooling every perturbed arm; then, when there
-    are several training seeds, the same for each seed alone; then, when there are several
-    arms, one row per arm pooled over training seeds (its clusters hold one pair each).
+    """Per (first, second, suite, split): one row pooling every perturbed arm (`scope`
+    "pooled"); then, when there are several training seeds, the same for each seed alone
+    ("seed"); then, when there are several arms, one row per arm, a family at one severity,
+    pooled over training seeds ("arm"; its clusters hold one pair each).
     Flagged arms are already left out by the caller (`without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
@@ -122,11 +123,13 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
         perturbed = pairs[pairs["perturbation"] != CONTROL]
         for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
             key = {"policy": first, "versus": second, "suite": suite, "split": split}
-            rows.append({**key, **_pooled_statistics(group, gaps)})
-            for column in ("train_seed", "perturbation"):  # each seed alone, then each arm
-                if group[column].nunique() > 1:
-                    for _, part in group.groupby(column, sort=True):
-                        rows.append({**key, **_pooled_statistics(part, gaps)})
+            rows.append({**key, "scope": "pooled", **_pooled_statistics(group, gaps)})
+            if group["train_seed"].nunique() > 1:  # each seed alone
+                for _, part in group.groupby("train_seed", sort=True):
+                    rows.append({**key, "scope": "seed", **_pooled_statistics(part, gaps)})
+            if group.groupby(["perturbation", "severity"]).ngroups > 1:  # each arm (family, severity)
+                for _, part in group.groupby(["perturbation", "severity"], sort=True):
+                    rows.append({**key, "scope": "arm", **_pooled_statistics(part, gaps)})
     return pd.DataFrame(rows)
 
 
@@ -145,6 +148,7 @@ def _pooled_statistics(group: pd.DataFrame, gaps: pd.Series) -> dict:
     )
     return {
         "arms": ",".join(sorted(group["perturbation"].unique())),
+        "severities": ",".join(str(s) for s in sorted(group["severity"].unique())),
         "train_seeds": ",".join(str(s) for s in sorted(group["train_seed"].unique())),
         "clusters": len(sums),
         "pairs": int(counts.sum()),

@@ -24,15 +24,27 @@ PERCENT_COLUMNS = {
     "delta",
     "policy_rate",
     "versus_rate",
+    "clean",
+    "clean_ci_low",
+    "clean_ci_high",
+    "mpc",
+    "mpc_ci_low",
+    "mpc_ci_high",
+    *(f"s{severity}" for severity in range(1, 6)),
 }
 
+#: Figures scale down to the page and tables scroll inside their own box, so the page itself
+#: never scrolls sideways (the browser test checks it at 1280 and 1600 px).
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; font-size: 13px; margin-bottom: 1.5em; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; overflow-wrap: anywhere; }
+.table-box { max-width: 100%; overflow-x: auto; margin-bottom: 1.5em; }
+table { border-collapse: collapse; font-size: 13px; overflow-wrap: normal; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; }
 td:first-child, th:first-child { text-align: left; }
-figure { display: inline-block; margin: 0 1.5em 1.5em 0; }
+figure { display: inline-block; vertical-align: top; max-width: 100%; margin: 0 1.5em 1.5em 0; }
+figure img { max-width: 100%; height: auto; }
+figure.headline { display: block; max-width: 1100px; }
 figcaption { font-size: 12px; color: #555; }
 .notes li { color: #8a4b00; }
 """
@@ -62,24 +74,37 @@ def format_table(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _image_tag(figure: Figure) -> str:
+def _image_tag(figure: Figure, css_class: str = "") -> str:
     data = base64.b64encode(figure.path.read_bytes()).decode()
+    attribute = f' class="{css_class}"' if css_class else ""
     return (
-        f'<figure><img alt="{html.escape(figure.title)}" src="data:image/png;base64,{data}">'
+        f'<figure{attribute}><img alt="{html.escape(figure.title)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{html.escape(figure.title)}: {html.escape(figure.caption)}</figcaption></figure>"
     )
 
 
+HEADLINE_TITLE = "Headline: paired differences under task-irrelevant change"
+
+
 def render_html(
-    sections: dict[str, pd.DataFrame], figures: list[Figure], notes: list[str], header: str
+    sections: dict[str, pd.DataFrame],
+    figures: list[Figure],
+    notes: list[str],
+    header: str,
+    headline: list[Figure] = (),
 ) -> str:
+    """`headline` figures (the forest plots) lead the page, before the notes and tables."""
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>agra-bench report</title>',
-        f"<style>{CSS}</style></head><body>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>agra-bench report</title><style>{CSS}</style></head><body>",
         "<h1>agra-bench report</h1>",
         f"<p>{html.escape(header)}</p>",
     ]
+    if headline:
+        parts.append(f"<h2>{HEADLINE_TITLE}</h2>")
+        parts += [_image_tag(f, "headline") for f in headline]
     if notes:
         parts.append('<h2>Notes</h2><ul class="notes">')
         parts += [f"<li>{html.escape(n)}</li>" for n in notes]
@@ -91,15 +116,24 @@ def render_html(
         if frame.empty:
             parts.append("<p>Nothing to show.</p>")
         else:
-            parts.append(format_table(frame).to_html(index=False, border=0, na_rep="", escape=True))
+            table = format_table(frame).to_html(index=False, border=0, na_rep="", escape=True)
+            parts.append(f'<div class="table-box">{table}</div>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
 def render_markdown(
-    sections: dict[str, pd.DataFrame], figures: list[Figure], notes: list[str], header: str
+    sections: dict[str, pd.DataFrame],
+    figures: list[Figure],
+    notes: list[str],
+    header: str,
+    headline: list[Figure] = (),
 ) -> str:
     lines = ["# agra-bench report", "", header, ""]
+    if headline:
+        lines += [f"## {HEADLINE_TITLE}", ""]
+        for figure in headline:
+            lines += [f"![{figure.title}](figures/{Path(figure.path).name})", "", figure.caption, ""]
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     for title, frame in sections.items():
