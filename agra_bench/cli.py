@@ -72,8 +72,12 @@ def with_env_options(command):
         inspect.Parameter(
             f.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=f.default,
-            annotation=Annotated[hints[f.name], typer.Option(help=f.metadata["help"])],
+            # A field the policy may set (`from_policy`) stays None when not given.
+            default=None if f.metadata.get("from_policy") else f.default,
+            annotation=Annotated[
+                hints[f.name] | None if f.metadata.get("from_policy") else hints[f.name],
+                typer.Option(help=f.metadata["help"]),
+            ],
         )
         for f in EnvSettings.command_line_fields()
     ]
@@ -90,7 +94,9 @@ def run(
         typer.Option(help="random, noop, scripted, wam, agra, package.module:Class or openpi://HOST:PORT"),
     ],
     suite: Annotated[str, typer.Option(help="libero_spatial, libero_10, robosuite_lift, ...")],
-    tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "all",
+    tasks: Annotated[
+        str | None, typer.Option(help="'all' or ids: 0,3 or 0-4 [the checkpoint's training tasks, else all]")
+    ] = None,
     episodes: Annotated[int | None, typer.Option(help="episodes per task and arm [protocol: 50]")] = None,
     perturb: Annotated[str, typer.Option(help="none, all, a family, family:severity=3, a+b")] = "none",
     severity: Annotated[int, typer.Option(help="1-5")] = 3,
@@ -102,7 +108,9 @@ def run(
         int, typer.Option(help="local executor: 1 = one policy call per step for all envs, 2 = pipelined")
     ] = 1,
     video: Annotated[int, typer.Option(help="MP4s saved per task and arm")] = 0,
-    checkpoint: str | None = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="policy weights; wam/agra: [the suite's reference checkpoint]")
+    ] = None,
     executor: Annotated[str, typer.Option(help="local or ray")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address [start a local one]")] = None,
     replan_steps: Annotated[
@@ -121,7 +129,6 @@ def run(
 ) -> None:
     """Run closed-loop episodes and write DIR/<run_id>/episodes.parquet and manifest.json."""
     from agra_bench.config import RunConfig
-    from agra_bench.envs.settings import EnvSettings
     from agra_bench.runner import run as run_episodes
 
     config = RunConfig(
@@ -141,10 +148,12 @@ def run(
         executor=executor,
         address=address,
         replan_steps=replan_steps,
-        env=EnvSettings(**env_options),
+        env=env_options,
         render_every_step=render_every_step,
         shard=shard,
     )
+    for note in config.notes:
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     summary = run_episodes(config, show_progress=progress, console=err_console)
     # Over the whole run, so that a resumed run reports its result, not only this call's share.
     rate = summary.run_successes / summary.finished if summary.finished else float("nan")

@@ -23,6 +23,7 @@ from agra_bench.shards import Shard
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
+from policies.wam.defaults import checkpoint_defaults
 
 EXECUTORS = ("local", "ray")
 
@@ -31,7 +32,7 @@ EXECUTORS = ("local", "ray")
 class RunConfig:
     policy: str
     suite: str
-    tasks: str = "all"
+    tasks: str | None = None  # None: the checkpoint's training tasks, else "all" (policies/wam/defaults.py)
     episodes: int | None = None
     perturb: str = "none"
     severity: int = 3
@@ -45,19 +46,24 @@ class RunConfig:
     executor: str = "local"
     address: str | None = None  # Ray cluster address for --executor ray (None: start a local one)
     replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
-    env: EnvSettings = field(default_factory=EnvSettings)  # image size, render quality, protocol, cap
+    # image size, render quality, protocol, cap; a dict whose image_size is None takes the
+    # checkpoint's (the command line leaves it None when --image-size is not given)
+    env: EnvSettings | dict = field(default_factory=dict)
     render_every_step: bool = False  # off: render on demand (same results; not in the identity)
     shard: str | None = None  # "I/N": this run's slice of the plan (agra_bench/shards.py)
     task_ids: list[int] = field(init=False)
     arms: list[Arm] = field(init=False)
     shard_slice: Shard | None = field(init=False, default=None)
+    #: One line per value taken from the checkpoint rather than the command (printed by `run`,
+    #: recorded in the manifest as `defaults`).
+    notes: list[str] = field(init=False, default_factory=list)
+    defaults: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         resolve_policy_name(self.policy)
         suite_kind(self.suite)
-        if not isinstance(self.env, EnvSettings):
-            self.env = EnvSettings(**self.env)  # from a dict (a manifest's config)
+        self._take_checkpoint_defaults()
         proto = get_protocol(self.env.protocol)
         if self.episodes is None:
             self.episodes = proto.episodes_per_task
@@ -81,6 +87,34 @@ class RunConfig:
         self.arms = parse_spec(self.perturb, self.severity, self.split, self.suite)
         check_writable(self.out)
         self.shard_slice = Shard.parse(self.shard) if self.shard is not None else None
+
+    def _take_checkpoint_defaults(self) -> None:
+        """Checkpoint, tasks and image size from the checkpoint where the command gave none."""
+        env = asdict(self.env) if isinstance(self.env, EnvSettings) else dict(self.env)
+        found = checkpoint_defaults(self.policy, self.suite, self.checkpoint)
+        if found is not None and found.from_reference:
+            self.checkpoint = found.checkpoint
+            self.defaults["checkpoint"] = "reference"
+            self.notes.append(f"no --checkpoint: using the reference checkpoint {found.checkpoint}")
+        if self.tasks is None:
+            self.tasks = "all"
+            if found is not None and found.task_ids:
+                self.tasks = ",".join(str(t) for t in found.task_ids)
+                self.defaults["tasks"] = "checkpoint"
+                self.notes.append(f"no --tasks: evaluating the checkpoint's training tasks {self.tasks}")
+        size = found.image_size if found is not None else None
+        if env.get("image_size") is None:
+            env["image_size"] = size or EnvSettings.image_size
+            if size is not None:
+                self.defaults["image_size"] = "checkpoint"
+                self.notes.append(f"no --image-size: rendering at the checkpoint's {size} px")
+        elif size is not None and env["image_size"] != size:
+            self.defaults["checkpoint_image_size"] = size
+            self.notes.append(
+                f"--image-size {env['image_size']}: the checkpoint was trained at {size} px, "
+                "so its frames are resampled"
+            )
+        self.env = EnvSettings(**env)
 
     def env_settings(self) -> EnvSettings:
         """How this run's envs are built, with the step cap resolved for the suite."""

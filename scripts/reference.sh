@@ -148,7 +148,7 @@ exported() {  # exported POLICY SUITE SEED: the committed checkpoint (no "-dart"
 run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS: one resumable run
     echo "-- run $1 $2 seed $3, $6: $7"
     $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" \
-        --severity 3 --split "$6" --image-size 64 --workers "$WORKERS" --no-progress --out "$OUT/runs"
+        --severity 3 --split "$6" --workers "$WORKERS" --no-progress --out "$OUT/runs"
 }
 
 run_checkpoint() {  # run_checkpoint POLICY SUITE SEED TASKS SPLIT ARMS: run_arms on the exported checkpoint

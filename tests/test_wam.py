@@ -337,13 +337,18 @@ def test_wam_overfits_one_demonstration(tmp_path, collected_demo):
 def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo):
     for policy in ("wam", "agra"):
         folder = _train(tmp_path, policy, collected_demo, policy=policy, steps=4, save_every=4)
+        meta = json.loads((folder / "config.json").read_text())
+        assert meta["training_tasks"] == {"suite": "libero_object", "task_ids": [6]}
+        # wam: no --tasks and no --image-size, so its training task (6) at its 32 px
+        given = "" if policy == "wam" else " --tasks 6 --image-size 32"
         df = run_episodes(
             tmp_path / f"runs-{policy}",
             f"--policy {policy} --checkpoint {folder} --suite libero_object"
-            " --tasks 6 --episodes 1 --max-steps 8 --image-size 32",
+            f" --episodes 1 --max-steps 8{given}",
         )
         assert df["error"].isna().all() and (df["steps"] == 8).all() and (df["policy_calls"] == 2).all()
         assert df.loc[0, "checkpoint"] == str(folder)
+        assert df["task_id"].tolist() == [6] and df["image_size"].tolist() == [32]
     # The committed reference checkpoints are bf16 exports; they carry the text embeddings and
     # run as they are, and the manifest names the training seed that reports pair by.
     exported = export_inference(folder, tmp_path / "exported")
@@ -373,8 +378,10 @@ def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo)
         str(tmp_path / "x"),
     )
     assert wrong.returncode == 2 and "use --policy agra" in wrong.stderr
-    missing = run_cli("run", "--policy", "agra", "--suite", "libero_object", "--out", str(tmp_path / "x"))
+    # libero_90 has no committed reference checkpoint: the error names the suites that do
+    missing = run_cli("run", "--policy", "agra", "--suite", "libero_90", "--out", str(tmp_path / "x"))
     assert missing.returncode == 2 and "needs --checkpoint" in missing.stderr
+    assert "libero_object, robosuite_lift" in missing.stderr
 
 
 @pytest.mark.sim

@@ -29,7 +29,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from agra_bench.demos.layout import demo_names, find_obs_key, instruction_of, is_upside_down, validate_file
+from agra_bench.demos.layout import (
+    demo_names,
+    find_obs_key,
+    instruction_of,
+    is_upside_down,
+    task_of,
+    validate_file,
+)
 from agra_bench.errors import UsageError
 
 
@@ -84,12 +91,14 @@ class DemoFiles:
             raise UsageError("no demonstration files given")
         self.paths = [Path(p) for p in paths]
         self.instructions: list[str] = []
+        self.tasks: list[tuple[str, str]] = []  # (suite, task name) of each file
         self.upside_down: list[bool] = []
         self.demos: list[DemoRef] = []
         for index, path in enumerate(self.paths):
             with validate_file(path) as handle:
                 data = handle["data"]
                 self.instructions.append(instruction_of(data))
+                self.tasks.append(task_of(data))
                 self.upside_down.append(is_upside_down(data))
                 for name in demo_names(data):
                     self.demos.append(DemoRef(index, name, int(data[name]["actions"].shape[0])))

@@ -131,6 +131,14 @@ def instruction_of(data: h5py.Group) -> str:
     return str(json.loads(raw).get("language_instruction", "")).strip()
 
 
+def task_of(data: h5py.Group) -> tuple[str, str]:
+    """(suite, task name) from LIBERO's `problem_info` attribute (`domain_name`, `problem_name`);
+    empty strings when absent."""
+    raw = data.attrs.get("problem_info")
+    info = json.loads(raw) if raw is not None else {}
+    return str(info.get("domain_name", "")), str(info.get("problem_name", ""))
+
+
 def is_upside_down(data: h5py.Group) -> bool:
     """Official LIBERO files store OpenGL (bottom-up) frames; ours are upright."""
     return str(data.attrs.get("macros_image_convention", "opengl")) != OUR_IMAGE_CONVENTION

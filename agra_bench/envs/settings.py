@@ -29,7 +29,13 @@ MAX_IMAGE_SIZE = 1024  # a sanity bound: policies read 64-512 px frames; more on
 
 @dataclass(frozen=True)
 class EnvSettings:
-    image_size: int = field(default=128, metadata={"help": "pixels of both cameras' square frames"})
+    image_size: int = field(
+        default=128,
+        metadata={
+            "help": "pixels of both cameras' square frames [the checkpoint's, else 128]",
+            "from_policy": True,
+        },
+    )  # `run` leaves it to the checkpoint when not given (config.py)
     render_quality: str = field(
         default="tuned", metadata={"help": "standard, tuned or fast"}
     )  # envs/rendering.py

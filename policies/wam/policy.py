@@ -23,6 +23,7 @@ from policies.base import Policy, PolicySpec
 from policies.registry import register_policy
 from policies.wam.checkpoint import WEIGHTS, load_inference, load_weights, read_config
 from policies.wam.config import WAMConfig, policy_of
+from policies.wam.defaults import missing_checkpoint
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import model_proprio, to_model_frames
 from policies.wam.model import WorldActionModel
@@ -72,9 +73,7 @@ class WAMPolicy(Policy):
         1..chunk; it overrides the checkpoint's execute horizon (more closed-loop when smaller).
         `cuda_graphs`: on a CUDA device, replay the denoising loop from CUDA graphs (denoise.py)."""
         if not checkpoint:
-            raise UsageError(
-                f"policy '{self.name}' needs --checkpoint DIR (train one with: agra-bench train)"
-            )
+            raise missing_checkpoint(self.name)
         config, weights, meta = load_inference(Path(checkpoint))
         check_name(self.name, config, checkpoint)
         self.config = config
@@ -103,7 +102,7 @@ class WAMPolicy(Policy):
         import json
 
         if not checkpoint:
-            raise UsageError(f"policy '{cls.name}' needs --checkpoint DIR (train one with: agra-bench train)")
+            raise missing_checkpoint(cls.name)
         config, meta = read_config(Path(checkpoint))
         check_name(cls.name, config, checkpoint)
         horizon = check_horizon(options.get("replan_steps") or config.execute_horizon, config)

@@ -37,6 +37,7 @@ from agra_bench.records import atomic_write_bytes
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
 from policies.wam.config import WAMConfig, policy_of
+from policies.wam.defaults import training_tasks
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
 from policies.wam.normalize import action_statistics, proprio_statistics
@@ -190,6 +191,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
         "precision": precision,
         "cached_frames_mb": round(dataset.cached_bytes / 2**20, 1),
         "data_sha256": digest or dataset.files.digest(dataset.image_keys),
+        "training_tasks": training_tasks(dataset.files.tasks),  # run's default --tasks (defaults.py)
         "machine": machine_info(),  # demos collected again match only on the same kind of CPU
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
