@@ -10,9 +10,11 @@
 #
 # Data and training folders live outside the repository (AGRA_DATA, default ../data); every
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
-# Environment knobs: LIFT_STEPS, OBJECT_STEPS (training steps), LIFT_SEEDS, OBJECT_SEEDS,
-# OBJECT_TASKS, OBJECT_EPISODES (demos per task), POLICIES, SPLITS, WORKERS, NICE,
-# LIFT_ACTION_NOISE and OBJECT_ACTION_NOISE (the DART demos' noise; 0 = clean demos only),
+# Environment knobs: LIFT_STEPS, OBJECT_STEPS, TEN_STEPS (training steps), LIFT_SEEDS,
+# OBJECT_SEEDS, TEN_SEEDS, OBJECT_TASKS, TEN_TASKS, OBJECT_EPISODES, TEN_EPISODES (demos per
+# task), TEN_ARM_EPISODES (libero_10's perturbed arms: episodes per task), POLICIES, SPLITS,
+# WORKERS, NICE, LIFT_ACTION_NOISE, OBJECT_ACTION_NOISE and TEN_ACTION_NOISE (the DART demos'
+# noise; 0 = clean demos only),
 # TRAIN_DEVICE (cpu, cuda), TRAIN_JOBS (trainings at once: 1 on a CPU, where two side by side
 # gain 1.04x, 2 on a GPU), PYTHON (the interpreter holding agra-bench; default .venv's),
 # REFERENCE_OUT (checkpoints, runs and report; default results/reference), DRY_RUN=1 (print the
@@ -28,6 +30,15 @@ LIFT_SEEDS=${LIFT_SEEDS:-"0 1 2"}
 OBJECT_SEEDS=${OBJECT_SEEDS:-"0 1"}
 OBJECT_TASKS=${OBJECT_TASKS:-0,1}
 OBJECT_EPISODES=${OBJECT_EPISODES:-50}
+# libero_10 (the mission's suite): four of the oracle's tasks, three of them "two objects into
+# the basket" (0, 1, 7) and the book into the caddy (5); clean demos only and fewer steps, to
+# fit one CPU session (docs/wam.md says how far it got).
+TEN_SEEDS=${TEN_SEEDS:-"0"}
+TEN_TASKS=${TEN_TASKS:-0,1,5,7}
+TEN_EPISODES=${TEN_EPISODES:-50}
+TEN_STEPS=${TEN_STEPS:-4000}
+TEN_ACTION_NOISE=${TEN_ACTION_NOISE:-0}
+TEN_ARM_EPISODES=${TEN_ARM_EPISODES:-20}
 TRAIN_DEVICE=${TRAIN_DEVICE:-cpu}
 TRAIN_JOBS=${TRAIN_JOBS:-1}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
@@ -76,10 +87,17 @@ do_collect() {  # the demos of each task set that has seeds to train (LIFT_SEEDS
     if [ -n "${OBJECT_SEEDS// /}" ]; then
         collect_demos libero_object "$OBJECT_ACTION_NOISE" "$DATA/libero_object" --tasks "$OBJECT_TASKS" --episodes "$OBJECT_EPISODES"
     fi
+    if [ -n "${TEN_SEEDS// /}" ]; then
+        collect_demos libero_10 "$TEN_ACTION_NOISE" "$DATA/libero_10" --tasks "$TEN_TASKS" --episodes "$TEN_EPISODES"
+    fi
 }
 
 noise_of() {  # noise_of SUITE: its DART demos' action noise (0: clean demos only)
-    if [ "$1" = robosuite_lift ]; then echo "$LIFT_ACTION_NOISE"; else echo "$OBJECT_ACTION_NOISE"; fi
+    case "$1" in
+        robosuite_lift) echo "$LIFT_ACTION_NOISE" ;;
+        libero_10) echo "$TEN_ACTION_NOISE" ;;
+        *) echo "$OBJECT_ACTION_NOISE" ;;
+    esac
 }
 
 ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (on DART data: "-dart")
@@ -92,6 +110,7 @@ checkpoints() {  # lines "policy suite seed steps"
     for policy in $POLICIES; do
         for seed in $LIFT_SEEDS; do echo "$policy robosuite_lift $seed $LIFT_STEPS"; done
         for seed in $OBJECT_SEEDS; do echo "$policy libero_object $seed $OBJECT_STEPS"; done
+        for seed in $TEN_SEEDS; do echo "$policy libero_10 $seed $TEN_STEPS"; done
     done
 }
 
@@ -145,17 +164,19 @@ exported() {  # exported POLICY SUITE SEED: the committed checkpoint (no "-dart"
     echo "$OUT/checkpoints/$1-$2-s$3"
 }
 
-run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS: one resumable run
-    echo "-- run $1 $2 seed $3, $6: $7"
+run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS [EPISODES]: one resumable run
+    local episodes=()
+    [ -n "${8:-}" ] && episodes=(--episodes "$8")
+    echo "-- run $1 $2 seed $3, $6: $7 ${8:+($8 episodes per task)}"
     $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" \
-        --severity 3 --split "$6" --workers "$WORKERS" --no-progress --out "$OUT/runs"
+        --severity 3 --split "$6" "${episodes[@]}" --workers "$WORKERS" --no-progress --out "$OUT/runs"
 }
 
-run_checkpoint() {  # run_checkpoint POLICY SUITE SEED TASKS SPLIT ARMS: run_arms on the exported checkpoint
+run_checkpoint() {  # run_checkpoint POLICY SUITE SEED TASKS SPLIT ARMS [EPISODES]: run_arms on the exported checkpoint
     local checkpoint
     checkpoint=$(exported "$1" "$2" "$3")
     [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; return 0; }
-    run_arms "$1" "$2" "$3" "$checkpoint" "$4" "$5" "$6"
+    run_arms "$1" "$2" "$3" "$checkpoint" "$4" "$5" "$6" "${7:-}"
 }
 
 object_arms() {  # object_arms SPLIT: libero_object's arms of a split, one run each, the clean arm first
@@ -190,12 +211,24 @@ do_run() {
             done
         done
     done
+    # libero_10: the clean arm on all 50 init states (the target), then distractor (the mission's
+    # command) on the first TEN_ARM_EPISODES of them, ID and OOD; each pairs with the clean arm.
+    for seed in $TEN_SEEDS; do
+        for policy in $POLICIES; do
+            run_checkpoint "$policy" libero_10 "$seed" "$TEN_TASKS" id none
+        done
+        for split in $SPLITS; do
+            for policy in $POLICIES; do
+                run_checkpoint "$policy" libero_10 "$seed" "$TEN_TASKS" "$split" distractor "$TEN_ARM_EPISODES"
+            done
+        done
+    done
 }
 
 do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 episodes per task of at most
                  # 120 steps (the interventions re-run the video pass at every policy call)
     checkpoints | sort -s -u -k1,2 | while read -r policy suite seed steps; do
-        tasks=$([ "$suite" = libero_object ] && echo "$OBJECT_TASKS" || echo 0)
+        case "$suite" in libero_object) tasks=$OBJECT_TASKS ;; libero_10) tasks=$TEN_TASKS ;; *) tasks=0 ;; esac
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
         $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
