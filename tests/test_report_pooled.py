@@ -190,3 +190,34 @@ def test_a_seed_whose_runs_mix_inference_precisions_gets_a_note(tmp_path):
     assert len(notes) == 2, notes
     assert "training seed 1" in notes[0] and "bf16: 1 run, bf16+fp32: 1 run" in notes[0]
     assert "training seed 2" in notes[1] and "fp32: 1 run, not recorded: 1 run" in notes[1]
+
+
+def _teacher_run(root, name, policy, seed, teacher, texture_ok):
+    """A checkpoint's run: clean arm all successes, texture arm `texture_ok(e)`."""
+    rows = [episode_row(name, policy, 0, e, "none", True) for e in range(20)]
+    rows += [episode_row(name, policy, 0, e, "texture", texture_ok(e)) for e in range(20)]
+    for row in rows:
+        row["checkpoint"], row["checkpoint_sha1"] = f"/ckpt/{name}", name.ljust(40, "0")
+    write_run(root, name, rows, train_seed=seed, teacher=teacher)
+
+
+def test_agra_checkpoints_with_other_teachers_are_policies_of_their_own(tmp_path):
+    """Seed 0: wam keeps 16/20 textured episodes, agra with MobileNetV2 12/20, agra with the
+    semantic teacher 20/20. Each variant pairs with wam; `agra` in --compare stands for both."""
+    _teacher_run(tmp_path, "wam-s0", "wam", 0, None, lambda e: e < 16)
+    _teacher_run(tmp_path, "agra-mobilenet-s0", "agra", 0, "mobilenet_v2", lambda e: e < 12)
+    _teacher_run(tmp_path, "agra-sim-s0", "agra", 0, "sim_semantic", lambda e: True)
+    report = build_report(
+        [tmp_path], comparisons=(("agra", "wam"), ("agra[sim_semantic]", "agra[mobilenet_v2]"))
+    )
+    assert set(report.leaderboard["policy"]) == {"wam", "agra[mobilenet_v2]", "agra[sim_semantic]"}
+    pooled = report.pooled.set_index(["policy", "versus"])["difference"]
+    assert pooled[("agra[mobilenet_v2]", "wam")] == pytest.approx(-0.2)
+    assert pooled[("agra[sim_semantic]", "wam")] == pytest.approx(0.2)
+    assert pooled[("agra[sim_semantic]", "agra[mobilenet_v2]")] == pytest.approx(0.4)
+    assert len(report.headline) == 3  # a forest plot per pair
+    # one teacher only: the policy keeps its plain name
+    alone = tmp_path / "alone"
+    _teacher_run(alone, "wam-s0", "wam", 0, None, lambda e: e < 16)
+    _teacher_run(alone, "agra-mobilenet-s0", "agra", 0, "mobilenet_v2", lambda e: e < 12)
+    assert set(build_report([alone]).leaderboard["policy"]) == {"wam", "agra"}

@@ -31,6 +31,7 @@ from agra_bench.report.tables import (
     DEFAULT_COMPARISONS,
     add_control_deltas,
     arm_summary,
+    expand_comparisons,
     leaderboard,
     policy_comparisons,
     task_summary,
@@ -84,6 +85,7 @@ def build_report(
     episodes = loaded.episodes
     notes = list(loaded.notes)
 
+    comparisons = expand_comparisons(comparisons, set(episodes["policy"]))
     arms = add_control_deltas(arm_summary(episodes), episodes)
     tasks = task_summary(episodes)
     integrity = integrity_table(episodes)

@@ -83,6 +83,23 @@ def policy_entry_of(run_dir: Path) -> dict:
     return entry if isinstance(entry, dict) else {}
 
 
+def teacher_of(policy_entry: dict) -> str:
+    """The alignment teacher of the run's checkpoint (`policy.config.teacher` when its
+    `align_weight` is above 0), or '' for policies that align to none."""
+    config = policy_entry.get("config")
+    if not isinstance(config, dict) or not config.get("align_weight"):
+        return ""
+    return str(config.get("teacher") or "")
+
+
+def with_teacher_variants(episodes: pd.DataFrame) -> pd.Series:
+    """`policy`, as `agra[teacher]` when one policy name was run with several teachers: two
+    AGRA checkpoints of one seed that differ in what they align to are two policies in every
+    table and comparison (`--compare 'agra[sim_semantic]:agra[mobilenet_v2]'`)."""
+    several = episodes.groupby("policy")["teacher"].transform("nunique") > 1
+    return episodes["policy"].where(~several, episodes["policy"] + "[" + episodes["teacher"] + "]")
+
+
 def train_seed_of(policy_entry: dict) -> int:
     """The training seed of the run's checkpoint, from its manifest's policy entry
     (`policy.train_seed`), or -1 when unknown: policies without one, and runs written before it
@@ -199,6 +216,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
             continue
         entry = policy_entry_of(path.parent)
         frame["train_seed"] = train_seed_of(entry)
+        frame["teacher"] = teacher_of(entry)
         frame["data_sha256"] = str(entry.get("data_sha256") or "")
         frame["inference_precision"] = inference_precision_of(path.parent)
         for note in (incomplete_run_note(path.parent, len(frame)), merged_provenance_note(path.parent)):
@@ -231,6 +249,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
             else "left out of success rates and pairs (--errors-as-failures counts them as failures)"
         )
         notes.append(f"{n_errors} episode(s) ended in an error; they are counted in 'errors' and {how}")
+    episodes["policy"] = with_teacher_variants(episodes)
     episodes["policy_label"] = policy_labels(episodes)
     notes += data_mismatch_notes(episodes)
     notes += precision_mix_notes(episodes.drop_duplicates("run_id"))

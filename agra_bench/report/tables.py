@@ -38,6 +38,21 @@ def parse_comparisons(specs: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def expand_comparisons(
+    comparisons: tuple[tuple[str, str], ...], policies: set[str]
+) -> tuple[tuple[str, str], ...]:
+    """A name that ran only as teacher variants (`agra` -> `agra[mobilenet_v2]`,
+    `agra[sim_semantic]`) stands for each of them: `agra:wam` compares every variant with wam."""
+
+    def variants(name: str) -> list[str]:
+        if name in policies:
+            return [name]
+        return sorted(p for p in policies if p.startswith(name + "[")) or [name]
+
+    expanded = [(a, b) for first, second in comparisons for a in variants(first) for b in variants(second)]
+    return tuple(dict.fromkeys(pair for pair in expanded if pair[0] != pair[1]))
+
+
 def family_of(perturbation: str) -> str:
     """`lighting+camera:severity=4` -> `lighting+camera` (the families, without parameters)."""
     return "+".join(part.split(":")[0] for part in perturbation.split("+"))

@@ -69,16 +69,20 @@ def write_run(
     train_seed: int | None = None,
     data_sha256: str | None = None,
     precisions: list[str] | None = None,
+    teacher: str | None = None,
 ) -> Path:
     """The rows as a run table; with `train_seed` (and `data_sha256`), a manifest that records
     it, as runs of a trained checkpoint's policy do (`policy.train_seed`, `policy.data_sha256`);
-    `precisions`: one session per entry, each with that inference precision."""
+    `precisions`: one session per entry, each with that inference precision; `teacher`: an
+    AGRA checkpoint's alignment teacher (`policy.config`)."""
     store = EpisodeStore(root / run_id)
     for row in rows:
         store.add(row)
     store.close()
     if train_seed is not None:
         entry = {"train_seed": train_seed, "data_sha256": data_sha256}
+        if teacher is not None:
+            entry["config"] = {"teacher": teacher, "align_weight": 0.5}
         sessions = [{"precision": precision} for precision in precisions or []]
         (root / run_id / "manifest.json").write_text(json.dumps({"policy": entry, "sessions": sessions}))
     return store.path
