@@ -127,7 +127,8 @@ def execute_local(
                     continue
                 if kind == "row":
                     key, slot.key = slot.key, None
-                    yield {**payload, "key": key}
+                    if not queue.episode_lost(key, payload):
+                        yield {**payload, **policy.episode_info(slot.index), "key": key}
                 else:
                     slot.state, slot.observation = WAITING, payload
     finally:

@@ -129,7 +129,8 @@ def execute_ray(
                     if crashed is not None:
                         yield crashed
                     continue
-                yield {**row, "key": key}
+                if not queue.episode_lost(key, row):
+                    yield {**row, "key": key}
             if in_flight or ready:
                 idle_since = time.monotonic()
     finally:

@@ -67,11 +67,12 @@ EPISODE_SCHEMA = pa.schema(
         ("error", pa.string()),
         ("error_type", pa.string()),
         ("attempt", pa.int8()),
+        ("policy_server", pa.string()),
         ("schema_version", pa.int16()),
     ]
 )
 #: Columns added after schema version 1, with the value old rows get (v2: error_type, attempt,
-#: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity).
+#: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity; v4: policy_server).
 ADDED_COLUMNS = {
     "error_type": None,
     "attempt": 1,
@@ -79,8 +80,9 @@ ADDED_COLUMNS = {
     "checkpoint_sha1": None,
     "image_size": None,
     "render_quality": None,
+    "policy_server": None,
 }
-ERROR_TYPES = ("policy", "connection", "timeout", "simulator", "perturbation", "worker_crash")
+ERROR_TYPES = ("policy", "connection", "server_lost", "timeout", "simulator", "perturbation", "worker_crash")
 MAX_ATTEMPTS = 2
 SORT_COLUMNS = ["suite", "task_id", "perturbation", "split", "episode"]
 

@@ -71,6 +71,7 @@ def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, 
         "perturbation": key.perturbation,
         "severity": key.severity,
         "split": key.split,
+        "policy_server": None,  # a served policy's executor fills it in (policies/openpi_client.py)
     }
 
 

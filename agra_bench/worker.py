@@ -106,6 +106,7 @@ class Worker:
     def __init__(self, settings: WorkerSettings, workers: int = 1, index: int = 0) -> None:
         prepare_process(workers)
         select_render_device(index)
+        self.index = index  # the policy slot of whole episodes (`run`): a pool maps it to a server
         self.settings = settings
         self.make_env = import_object(settings.env_factory)
         self.env: SimTaskEnv | None = None
@@ -143,12 +144,16 @@ class Worker:
         except Exception as exc:
             return self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "policy"))
         try:
-            result = run_episode(self.env_for(key), self.policy, key, record_video, every=every)
+            result = run_episode(
+                self.env_for(key), self.policy, key, record_video, every=every, slot=self.index
+            )
         except Exception as exc:  # recorded per episode so the run goes on
             if interrupted_by_shutdown(exc):
                 raise  # not the episode's failure: the worker dies, the driver runs the key again
-            return self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator"))
-        return self.finish(result)
+            row = self.finish(None, error_text(exc), traceback.format_exc(), error_type_of(exc, "simulator"))
+        else:
+            row = self.finish(result)
+        return {**row, **self.policy.episode_info(self.index)}
 
     def start(self, key: EpisodeKey, record_video: bool, policy_keys: tuple[str, ...]) -> tuple[str, Any]:
         """Reset for `key`: ("obs", the policy's observation) or ("row", row) if it is already over."""

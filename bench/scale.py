@@ -12,6 +12,17 @@ that weighs, so quote the episode count with the figure.
 
     python bench/scale.py                          # libero_object task 0, 12 episodes, 3 shards
     python bench/scale.py --args "--policy random --suite robosuite_lift --episodes 4 --max-steps 20"
+
+With `--ray`, it measures the Ray executor instead: the same episodes on a real two-node Ray
+cluster on this machine (`ray.cluster_utils.Cluster`, head and a second node with
+`workers / 2` CPUs each, all on loopback) against one node with all `workers` CPUs, both with
+`--executor ray --address` and the same worker count, rounds alternating:
+  ray_two_node_episodes_per_hour, ray_one_node_episodes_per_hour, ray_two_node_ratio
+(the whole command's wall time, Ray's actor start included; on one machine the second node
+adds raylets and object stores, not cores, so the ratio is what node boundaries cost).
+
+    python bench/scale.py --ray --rounds 2 \
+        --args "--policy scripted --suite robosuite_lift --episodes 8 --max-steps 60 --image-size 32"
 """
 
 from __future__ import annotations
@@ -53,7 +64,11 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ray", action="store_true", help="two Ray nodes against one (see above)")
     args = parser.parse_args()
+    if args.ray:
+        ray_nodes(args)
+        return
     base = [*CLI, "run", *args.args.split(), "--workers", str(args.workers), "--no-progress"]
     ratios = []
     for round_index in range(args.rounds):
@@ -77,6 +92,36 @@ def main() -> None:
             raise SystemExit("merged rows differ from the unsharded run's")
     print(f"args={args.args!r} shards={args.shards} workers={args.workers}")
     print(f"shard_overhead={statistics.median(ratios):.3f}")
+
+
+def ray_nodes(args: argparse.Namespace) -> None:
+    from ray.cluster_utils import Cluster
+
+    def one_run(nodes: int) -> tuple[float, int]:
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.workers // nodes})
+        try:
+            for _ in range(nodes - 1):
+                cluster.add_node(num_cpus=args.workers // nodes)
+            cluster.wait_for_nodes()
+            out = Path(tempfile.mkdtemp(prefix="agra-scale-ray-"))
+            command = [*CLI, "run", *args.args.split(), "--executor", "ray", "--address", cluster.address]
+            command += ["--workers", str(args.workers), "--no-progress", "--out", str(out)]
+            seconds = timed([command])
+            return seconds, len(rows_of(out))
+        finally:
+            cluster.shutdown()
+
+    hours: dict[int, list[float]] = {1: [], 2: []}
+    for round_index in range(args.rounds):
+        for nodes in (2, 1) if round_index % 2 == 0 else (1, 2):
+            seconds, episodes = one_run(nodes)
+            hours[nodes].append(episodes / seconds * 3600)
+            print(f"round {round_index}: {nodes} node(s): {episodes} episodes in {seconds:.1f} s", flush=True)
+    two, one = statistics.median(hours[2]), statistics.median(hours[1])
+    print(f"args={args.args!r} workers={args.workers} episodes={episodes} rounds={args.rounds}")
+    print(f"ray_two_node_episodes_per_hour={two:.0f}")
+    print(f"ray_one_node_episodes_per_hour={one:.0f}")
+    print(f"ray_two_node_ratio={two / one:.3f}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ class Policy(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, sockets)."""
 
+    def episode_info(self, slot: int) -> dict:
+        """Row fields about the episode that just ended in `slot` (a served policy: which
+        server answered it, `policy_server`); none by default."""
+        return {}
+
     @classmethod
     def manifest_entry(cls, **options) -> dict:
         """What the manifest records, computed in the runner's parent process. The default

@@ -50,7 +50,9 @@ def policy_descriptions() -> dict[str, str]:
             f"world action model{' with AGRA alignment' if name == 'agra' else ''} "
             f"(needs --checkpoint and the '{extra}' extra)",
         )
-    described["openpi://HOST:PORT"] = "any policy server speaking openpi's websocket protocol"
+    described["openpi://HOST:PORT[,HOST:PORT...]"] = (
+        "any policy server speaking openpi's websocket protocol (several: a pool)"
+    )
     described["package.module:Class"] = "your own subclass of policies.base.Policy"
     return described
 

@@ -182,6 +182,58 @@ def test_a_two_node_run_that_loses_a_node_finishes_every_key_once(tmp_path):
         cluster.shutdown()
 
 
+def test_a_two_node_run_whose_driver_is_killed_resumes_every_key_once(tmp_path):
+    """The same two-node cluster; this time the driver (`agra-bench run`) is SIGKILLed after 2
+    rows. Its actors die with it (they belong to the driver's job); the rerun of the command
+    against the same cluster resumes: the journaled rows stay, the rest run, every key once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ray.cluster_utils import Cluster
+
+    from agra_bench.records import read_rows
+    from tests.conftest import REPO
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    proc = None
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        out = tmp_path / "out"
+        args = "--policy scripted --suite robosuite_lift --episodes 6 --max-steps 40 --image-size 32"
+        args += f" --executor ray --workers 2 --no-progress --out {out} --address {cluster.address}"
+        command = [sys.executable, "-m", "agra_bench.cli", "run", *args.split()]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def rows() -> dict:
+            runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+            return read_rows(runs[0]) if runs else {}
+
+        deadline = time.monotonic() + 300
+        while len(rows()) < 2:
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        before = rows()
+        assert 2 <= len(before) < 6
+        rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        assert f"{6 - len(before)} episodes run, {len(before)} already done" in rerun.stdout
+        finished = rows()
+        assert sorted(r["episode"] for r in finished.values()) == list(range(6))
+        assert all(row["error"] is None for row in finished.values())
+        assert all(finished[key] == row for key, row in before.items())  # journaled rows kept as they were
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        cluster.shutdown()
+
+
 def test_an_episode_cut_off_by_the_workers_shutdown_is_not_an_episode_error():
     """Ray raises SystemExit in a lost node's workers; robosuite turns an exception inside a
     camera render into a ValueError. Such an episode must not become a 'simulator' error row."""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agra_bench.errors import UsageError
 from agra_bench.records import read_rows
 from agra_bench.serving.codec import ProtocolError, packb, unpackb
 from agra_bench.serving.openpi_obs import resize_with_pad
@@ -195,6 +196,48 @@ def test_killed_server_errors_its_episodes_and_a_rerun_finishes_them(tmp_path, s
     assert (final.loc[final["episode"].isin(errored["episode"]), "attempt"] == 2).all()
 
 
+def test_a_pool_of_servers_survives_one_that_dies(tmp_path, server):
+    """`openpi://A,B` with two workers: slot 0 on A, slot 1 on B. B is killed once it has
+    answered an episode; the episode it was serving (or the next one slot 1 takes) starts over
+    on A, so the run ends with every episode once, none in error, each row naming its server."""
+    first, second = (server(env={"AGRA_TEST_ACT_DELAY": "0.2"}) for _ in range(2))
+    a, b = f"127.0.0.1:{first.port}", f"127.0.0.1:{second.port}"
+    out = tmp_path / "runs"
+    command = [*CLI, "run", "--policy", f"openpi://{a},{b}?image_size=32&timeout=20",
+               "--suite", "libero_object", "--tasks", "0", "--episodes", "5", "--max-steps", "30",
+               "--image-size", "32", "--workers", "2", "--no-progress", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(
+        row["policy_server"] == b for folder in out.glob("*/") for row in read_rows(folder).values()
+    ):
+        time.sleep(0.1)
+    second.kill()
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr[-2000:]
+    table = _run_table(out)
+    assert len(table) == 5 and table["episode_key"].is_unique
+    assert table["error"].isna().all(), table["error"].tolist()
+    served_by = table["policy_server"].value_counts()
+    assert served_by.get(b, 0) >= 1 and served_by.get(a, 0) >= 1 and set(served_by.index) == {a, b}
+    assert "errors 0" in stdout
+
+
+def test_pool_addresses_are_checked_in_one_line():
+    from policies.openpi_client import parse_address
+
+    assert parse_address("openpi://h1:8000,h2:8001?timeout=5") == (
+        [("h1", 8000), ("h2", 8001)],
+        {"timeout": 5.0},
+    )
+    for bad in ("openpi://h1:8000,h2", "openpi://h1:8000,h1:8000", "openpi://h1:x", "openpi://"):
+        with pytest.raises(UsageError, match="bad policy address"):
+            parse_address(bad)
+
+
 def test_bad_frames_do_not_take_the_server_down(server):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
@@ -276,6 +319,6 @@ def test_a_malformed_reply_says_what_came_instead(reply, says):
     from policies.openpi_client import OpenPIClient, PolicyServerError
 
     client = OpenPIClient.__new__(OpenPIClient)  # only the reply check, no connection
-    client.uri, client.replan_steps = "ws://127.0.0.1:9", 5
+    client.replan_steps = 5
     with pytest.raises(PolicyServerError, match=re.escape(says)):
-        client._actions(reply)
+        client._actions("ws://127.0.0.1:9", reply)
