@@ -180,9 +180,8 @@ def perturb_preview(
     seed: int = 0,
 ) -> None:
     """Contact sheet: the clean frame and each family at severities 1, 3 and 5, labelled."""
-    from agra_bench.config import check_writable_file
     from agra_bench.envs.settings import EnvSettings
-    from agra_bench.errors import check_int
+    from agra_bench.errors import check_int, check_writable_file
     from agra_bench.preview import render_gallery
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec

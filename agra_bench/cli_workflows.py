@@ -99,8 +99,7 @@ def train(
     ] = None,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
-    from agra_bench.config import check_writable
-    from agra_bench.errors import check_choice, check_exists
+    from agra_bench.errors import check_choice, check_exists, check_writable
     from policies.wam.config import make_config
     from policies.wam.teachers import TEACHERS
     from policies.wam.train import TrainSettings

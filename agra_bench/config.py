@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from agra_bench.envs.settings import EnvSettings
-from agra_bench.errors import UsageError, check_exists, check_int, unknown
+from agra_bench.errors import UsageError, check_exists, check_int, check_writable, unknown
 from agra_bench.identity import CONDITION
 from agra_bench.protocol import get_protocol
 from agra_bench.shards import Shard
@@ -196,28 +195,6 @@ def checkpoint_digest(path: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def check_writable_file(path: Path, option: str = "out") -> None:
-    """UsageError naming `path` unless its folder exists (or can be created) and is writable."""
-    try:
-        check_writable(path.parent if str(path.parent) else Path("."), option)
-    except UsageError:
-        raise UsageError(
-            f"cannot write --{option} {path}: its folder cannot be created or written; "
-            "valid: a file path in a writable folder"
-        ) from None
-
-
-def check_writable(out: Path, option: str = "out") -> None:
-    """UsageError naming the path unless `out` exists (or can be created) and is writable."""
-    valid = "a writable folder (existing or new)"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --{option} {out}: {exc.strerror}; valid: {valid}") from None
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")
 
 
 def run_id_of(policy: str, suite: str, identity: dict) -> str:

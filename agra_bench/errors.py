@@ -6,6 +6,7 @@ The CLI turns a `UsageError` into a single red line and exit code 2, never a tra
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -64,3 +65,25 @@ def check_choice(option: str, value: str, valid: Iterable[str]) -> None:
     valid = list(valid)
     if value not in valid:
         raise UsageError(f"bad --{option} '{value}'{did_you_mean(value, valid)}; valid: {', '.join(valid)}")
+
+
+def check_writable_file(path: Path, option: str = "out") -> None:
+    """UsageError naming `path` unless its folder exists (or can be created) and is writable."""
+    try:
+        check_writable(path.parent if str(path.parent) else Path("."), option)
+    except UsageError:
+        raise UsageError(
+            f"cannot write --{option} {path}: its folder cannot be created or written; "
+            "valid: a file path in a writable folder"
+        ) from None
+
+
+def check_writable(out: Path, option: str = "out") -> None:
+    """UsageError naming the path unless `out` exists (or can be created) and is writable."""
+    valid = "a writable folder (existing or new)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --{option} {out}: {exc.strerror}; valid: {valid}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")

@@ -16,42 +16,8 @@ from agra_bench.envs.base import CAMERAS, IMAGE_CONVENTION
 from agra_bench.envs.physics import get_physics
 from agra_bench.envs.rendering import get_render_quality
 from agra_bench.protocol import get_protocol
-from agra_bench.records import atomic_write_json
-from agra_bench.versions import git_sha, package_versions
-
-MANIFEST_FILE = "manifest.json"
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def machine_info() -> dict[str, Any]:
-    """The CPU a session ran on, and whether it multiplies bf16 natively (AMX / AVX512-BF16).
-
-    Why: `--precision auto` resolves per machine, and closed-loop episodes do not repeat across
-    CPUs, so a run resumed on another kind of machine must say so (`platform` names only the OS).
-    The CPU family and model number are recorded too: cloud CPUs may all call themselves "AMD
-    EPYC", and a wam checkpoint's bf16 actions on an EPYC of family 25 (Zen 4) and one of family
-    26 (Zen 5) differed enough to change episode lengths (docs/measurements.md, 2026-12-06).
-    """
-    model, flags, generation = platform.processor() or platform.machine(), set(), {}
-    names = {"cpu family": "cpu_family", "model": "cpu_model"}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name":
-                model = value.strip()
-            elif key in names:
-                generation.setdefault(names[key], value.strip())
-            elif key == "flags":
-                flags = set(value.split())
-                break
-    except OSError:  # not Linux: the processor name is all there is
-        pass
-    return {
-        "cpu": model,
-        **generation,
-        "bf16_native": any(flag in flags for flag in BF16_CPU_FLAGS),
-    }
+from agra_bench.records import MANIFEST_FILE, atomic_write_json
+from agra_bench.versions import git_sha, machine_info, package_versions
 
 
 def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, Any]:

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agra_bench.config import check_writable, run_id_of
-from agra_bench.errors import UsageError
-from agra_bench.manifest import MANIFEST_FILE
-from agra_bench.records import EpisodeStore, atomic_write_json, read_rows
+from agra_bench.config import run_id_of
+from agra_bench.errors import UsageError, check_writable
+from agra_bench.records import MANIFEST_FILE, EpisodeStore, atomic_write_json, read_rows
 
 TIMING_COLUMNS = ("run_id", "wall_s")  # what two runs of the same episode may differ in
 

@@ -85,6 +85,7 @@ ADDED_COLUMNS = {
 ERROR_TYPES = ("policy", "connection", "server_lost", "timeout", "simulator", "perturbation", "worker_crash")
 MAX_ATTEMPTS = 2
 SORT_COLUMNS = ["suite", "task_id", "perturbation", "split", "episode"]
+MANIFEST_FILE = "manifest.json"  # written by agra_bench/manifest.py, read by report and merge
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

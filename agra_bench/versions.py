@@ -7,10 +7,12 @@ wrong environment fails in one line that says what to install, instead of deep i
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from agra_bench.errors import UsageError
 
@@ -99,3 +101,37 @@ def git_sha() -> str | None:
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def machine_info() -> dict[str, Any]:
+    """The CPU a session ran on, and whether it multiplies bf16 natively (AMX / AVX512-BF16).
+
+    Why: `--precision auto` resolves per machine, and closed-loop episodes do not repeat across
+    CPUs, so a run resumed on another kind of machine must say so (`platform` names only the OS).
+    The CPU family and model number are recorded too: cloud CPUs may all call themselves "AMD
+    EPYC", and a wam checkpoint's bf16 actions on an EPYC of family 25 (Zen 4) and one of family
+    26 (Zen 5) differed enough to change episode lengths (docs/measurements.md, 2026-12-06).
+    """
+    model, flags, generation = platform.processor() or platform.machine(), set(), {}
+    names = {"cpu family": "cpu_family", "model": "cpu_model"}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name":
+                model = value.strip()
+            elif key in names:
+                generation.setdefault(names[key], value.strip())
+            elif key == "flags":
+                flags = set(value.split())
+                break
+    except OSError:  # not Linux: the processor name is all there is
+        pass
+    return {
+        "cpu": model,
+        **generation,
+        "bf16_native": any(flag in flags for flag in BF16_CPU_FLAGS),
+    }

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from agra_bench.demos.dataset import WindowDataset, WindowSpec, demo_file_paths
+from agra_bench.demos.dataset import demo_file_paths
 from policies.wam.augment import augment_batch
 from policies.wam.config import make_config
+from policies.wam.data import WindowDataset, WindowSpec
 from policies.wam.losses import training_losses
 from policies.wam.model import WorldActionModel
 from policies.wam.precision import autocast, resolve_precision

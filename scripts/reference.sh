@@ -32,11 +32,11 @@ OBJECT_TASKS=${OBJECT_TASKS:-0,1}
 OBJECT_EPISODES=${OBJECT_EPISODES:-50}
 # libero_10 (the mission's suite): four of the oracle's tasks, three of them "two objects into
 # the basket" (0, 1, 7) and the book into the caddy (5); clean demos only and fewer steps, to
-# fit one CPU session (docs/wam.md says how far it got).
+# fit one CPU session (3000 steps; docs/wam.md says how far it got).
 TEN_SEEDS=${TEN_SEEDS:-"0"}
 TEN_TASKS=${TEN_TASKS:-0,1,5,7}
 TEN_EPISODES=${TEN_EPISODES:-50}
-TEN_STEPS=${TEN_STEPS:-4000}
+TEN_STEPS=${TEN_STEPS:-3000}
 TEN_ACTION_NOISE=${TEN_ACTION_NOISE:-0}
 TEN_ARM_EPISODES=${TEN_ARM_EPISODES:-20}
 TRAIN_DEVICE=${TRAIN_DEVICE:-cpu}

@@ -11,11 +11,12 @@ import pytest
 
 from agra_bench.demos import CollectJob, collect_task
 from agra_bench.demos.collect import NoisyExecution
-from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec
+from agra_bench.demos.dataset import DemoFiles
 from agra_bench.demos.layout import validate_file
 from agra_bench.envs import make_env
 from agra_bench.errors import UsageError
 from policies.base import PolicySpec
+from policies.wam.data import WindowDataset, WindowSpec
 from tests.conftest import run_cli
 
 LIBERO_KEYS = [

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec
+from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
-from agra_bench.manifest import machine_info
+from agra_bench.versions import machine_info
 from policies.wam.augment import augment_batch, random_shift
+from policies.wam.data import WindowDataset, WindowSpec
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
 from policies.wam.train import TrainSettings, truncate_log

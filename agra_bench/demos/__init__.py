@@ -28,8 +28,8 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     """Collect every task of `task_ids`; returns one summary dict per task."""
     from rich.progress import Progress
 
-    from agra_bench.config import check_writable, check_writable_file
     from agra_bench.envs.settings import EnvSettings
+    from agra_bench.errors import check_writable, check_writable_file
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec
 

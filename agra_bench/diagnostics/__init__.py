@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from agra_bench.config import check_writable
 from agra_bench.diagnostics.attention import (
     attention_in_region,
     centroid_error,
@@ -29,7 +28,7 @@ from agra_bench.diagnostics.attention import (
 from agra_bench.diagnostics.interventions import KINDS, action_change, edit_tokens, run_with_intervention
 from agra_bench.envs.physics import DEFAULT_PHYSICS
 from agra_bench.envs.settings import EnvSettings
-from agra_bench.errors import UsageError, check_int
+from agra_bench.errors import UsageError, check_int, check_writable
 from agra_bench.report.diagnostics import FILE, summarise
 
 

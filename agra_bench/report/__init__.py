@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from agra_bench import __version__
-from agra_bench.config import check_writable
+from agra_bench.errors import check_writable
 from agra_bench.records import atomic_write_bytes
 from agra_bench.report import plots
 from agra_bench.report.diagnostics import diagnostics_figure, load_diagnostics

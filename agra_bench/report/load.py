@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import EPISODE_IDENTITY, UNKNOWN_CONDITION
-from agra_bench.manifest import MANIFEST_FILE
 from agra_bench.records import (
     ADDED_COLUMNS,
     EPISODE_SCHEMA,
     JOURNAL,
+    MANIFEST_FILE,
     TABLE,
     EpisodeStore,
     read_rows,

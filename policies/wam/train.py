@@ -30,13 +30,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from agra_bench.demos.dataset import DemoFiles, WindowDataset, WindowSpec, image_keys
+from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError, check_int
-from agra_bench.manifest import machine_info
 from agra_bench.records import atomic_write_bytes
+from agra_bench.versions import machine_info
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
 from policies.wam.config import WAMConfig, policy_of
+from policies.wam.data import WindowDataset, WindowSpec, image_keys
 from policies.wam.defaults import training_tasks
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
