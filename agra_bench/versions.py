@@ -113,7 +113,7 @@ def machine_info() -> dict[str, Any]:
     CPUs, so a run resumed on another kind of machine must say so (`platform` names only the OS).
     The CPU family and model number are recorded too: cloud CPUs may all call themselves "AMD
     EPYC", and a wam checkpoint's bf16 actions on an EPYC of family 25 (Zen 4) and one of family
-    26 (Zen 5) differed enough to change episode lengths (docs/measurements.md, 2026-12-06).
+    26 (Zen 5) differed enough to change episode lengths (bench/results/history.md, 2026-12-06).
     """
     model, flags, generation = platform.processor() or platform.machine(), set(), {}
     names = {"cpu family": "cpu_family", "model": "cpu_model"}
