@@ -34,6 +34,20 @@ class EpisodeKey:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def key_fields(key: EpisodeKey) -> dict:
+    """The row columns that identify an episode (runs' rows and diagnose's rows alike)."""
+    return {
+        "suite": key.suite,
+        "task_id": key.task_id,
+        "episode": key.episode,
+        "init_state_id": key.init_state_id,
+        "seed": key.seed,
+        "perturbation": key.perturbation,
+        "severity": key.severity,
+        "split": key.split,
+    }
+
+
 def episode_seed(run_seed: int, task_id: int, episode: int) -> int:
     return int(np.random.SeedSequence([run_seed, task_id, episode]).generate_state(1, np.uint32)[0])
 

@@ -150,11 +150,22 @@ def call_policy(policy: Policy, batch: dict[str, Any], slots: list[int]) -> np.n
     try:
         chunks = policy.act(batch, slots)
     except Exception as exc:
-        raise PolicyCallError(
-            f"policy '{policy.name}' failed: {type(exc).__name__}: {exc}", error_type_of(exc, "policy")
-        ) from exc
+        raise policy_failed(policy, exc) from exc
+    return checked_actions(policy, chunks, len(slots))
+
+
+def policy_failed(policy: Policy, exc: Exception) -> PolicyCallError:
+    """The error of a policy call that raised, typed by the exception (`error_type`)."""
+    return PolicyCallError(
+        f"policy '{policy.name}' failed: {type(exc).__name__}: {exc}", error_type_of(exc, "policy")
+    )
+
+
+def checked_actions(policy: Policy, chunks: Any, n_slots: int) -> np.ndarray:
+    """The chunks as float32 (n_slots, chunk_length, 7), or PolicyCallError saying what is wrong
+    (also for other entry points than `act`, such as diagnose's `act_with_inputs`)."""
     chunks = np.asarray(chunks)
-    expected = (len(slots), policy.spec.chunk_length, 7)
+    expected = (n_slots, policy.spec.chunk_length, 7)
     if chunks.shape != expected:
         raise PolicyCallError(
             f"policy '{policy.name}' returned actions of shape {chunks.shape}, expected {expected}"

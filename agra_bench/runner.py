@@ -25,7 +25,7 @@ from agra_bench.config import RunConfig
 from agra_bench.errors import UsageError
 from agra_bench.local_executor import execute_local
 from agra_bench.manifest import build_manifest, write_manifest
-from agra_bench.plan import EpisodeKey, plan_episodes
+from agra_bench.plan import EpisodeKey, key_fields, plan_episodes
 from agra_bench.protocol import get_protocol
 from agra_bench.records import EpisodeStore
 from agra_bench.shards import shard_record
@@ -62,15 +62,9 @@ def static_fields(config: RunConfig, run_id: str, key: EpisodeKey) -> dict[str, 
         "run_id": run_id,
         "episode_key": key.id,
         "checkpoint": config.checkpoint,
-        "task_id": key.task_id,
+        **key_fields(key),
         "task_name": task.name,
         "instruction": task.instruction,
-        "episode": key.episode,
-        "init_state_id": key.init_state_id,
-        "seed": key.seed,
-        "perturbation": key.perturbation,
-        "severity": key.severity,
-        "split": key.split,
         "policy_server": None,  # a served policy's executor fills it in (policies/openpi_client.py)
     }
 

@@ -171,3 +171,26 @@ def test_diagnose_runs_on_a_trained_checkpoint_and_joins_the_report(tmp_path, co
         str(tmp_path / "x"),
     )
     assert wrong.returncode == 2 and "exposes no model inputs to diagnose" in wrong.stderr
+
+
+@pytest.mark.sim
+def test_diagnose_checks_each_policy_answer_as_run_does(tmp_path, monkeypatch):
+    """A checkpoint whose actions come back NaN: each episode ends at its first call with the
+    error `run` would record (rollout.checked_actions), and the next episode still runs."""
+    from agra_bench.diagnostics import DiagnoseJob, run_diagnostics
+    from policies.wam.defaults import REFERENCE_CHECKPOINTS
+    from policies.wam.policy import WAMPolicy
+
+    original = WAMPolicy.act_with_inputs
+
+    def nan_actions(self, obs, slots):
+        chunks, inputs = original(self, obs, slots)
+        return np.full_like(chunks, np.nan), inputs
+
+    monkeypatch.setattr(WAMPolicy, "act_with_inputs", nan_actions)
+    checkpoint = REFERENCE_CHECKPOINTS / "agra-libero_object-s0"
+    job = DiagnoseJob("agra", str(checkpoint), "libero_object", (0,), episodes=2, image_size=64, max_steps=8)
+    frame = run_diagnostics(job, tmp_path / "diag")
+    assert len(frame) == 2 and frame["episode"].tolist() == [0, 1] and (frame["call"] == 0).all()
+    assert frame["error"].str.contains("non-finite action value").all()
+    assert {"init_state_id", "seed"} <= set(frame.columns)  # the runs' key fields (plan.key_fields)

@@ -30,6 +30,7 @@ from agra_bench.envs.physics import DEFAULT_PHYSICS
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, check_int, check_writable
 from agra_bench.report.diagnostics import FILE, summarise
+from agra_bench.rollout import PolicyCallError, checked_actions, policy_failed
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ def diagnose_call(
     grid = config.image_size // config.patch_size
     batch = {k: (v[None] if k != "instruction" else [v]) for k, v in obs.items()}
     with record_cross_attention(model) as store:
-        chunks, inputs = policy.act_with_inputs(batch, [0])
-    chunk = chunks[0]
+        try:
+            chunks, inputs = policy.act_with_inputs(batch, [0])
+        except Exception as exc:
+            raise policy_failed(policy, exc) from exc
+    chunk = checked_actions(policy, chunks, 1)[0]  # the checks of `run` (rollout.call_policy)
     maps = slot_maps(store, model.slots, grid)[0].numpy()
     slot = config.context_frames - 1  # the current agentview frame
     on_grid = region_on_grid(region, grid)
@@ -140,7 +144,7 @@ def diagnose_call(
 
 def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
     from agra_bench.diagnostics.plots import intervention_bars, save_overlay
-    from agra_bench.plan import EpisodeKey, episode_seed
+    from agra_bench.plan import EpisodeKey, episode_seed, key_fields
     from agra_bench.records import atomic_write_bytes
     from agra_bench.rollout import EpisodeRun
     from perturbations.spec import parse_spec
@@ -171,7 +175,17 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
                 while not run.done:
                     obs = run.obs
                     region = goal_region(env)
-                    row, chunk = diagnose_call(policy, obs, region, layer, rng)
+                    fields = {
+                        "policy": job.policy,
+                        "checkpoint": job.checkpoint,
+                        **key_fields(key),
+                        "call": call,
+                    }
+                    try:
+                        row, chunk = diagnose_call(policy, obs, region, layer, rng)
+                    except PolicyCallError as exc:  # the episode ends with its error, the others go on
+                        rows.append({**fields, "step": env.steps, "layer": layer, "error": str(exc)})
+                        break
                     attention = row.pop("_map")
                     if call < job.overlays:
                         save_overlay(
@@ -183,27 +197,14 @@ def run_diagnostics(job: DiagnoseJob, out: Path) -> pd.DataFrame:
                             attention,
                             region,
                         )
-                    rows.append(
-                        {
-                            "policy": job.policy,
-                            "checkpoint": job.checkpoint,
-                            "suite": job.suite,
-                            "task_id": task_id,
-                            "episode": episode,
-                            "perturbation": arm.name,
-                            "severity": arm.severity,
-                            "split": job.split,
-                            "call": call,
-                            "step": env.steps,
-                            "layer": layer,
-                            **row,
-                        }
-                    )
+                    rows.append({**fields, "step": env.steps, "layer": layer, **row})
                     run.apply(chunk, policy.spec.execute_horizon)
                     call += 1
         env.close()
     frame = pd.DataFrame(rows)
     atomic_write_bytes(out / FILE, frame.to_parquet(index=False))
-    intervention_bars(frame, out / "interventions.png")
-    (out / "summary.json").write_text(json.dumps(summarise(frame).to_dict("records"), indent=2))
+    answered = frame[frame["error"].isna()] if "error" in frame else frame
+    if not answered.empty:  # every call failed the checks: no metric to draw or summarise
+        intervention_bars(answered, out / "interventions.png")
+        (out / "summary.json").write_text(json.dumps(summarise(answered).to_dict("records"), indent=2))
     return frame

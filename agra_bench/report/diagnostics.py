@@ -19,6 +19,8 @@ SUMMARY_KEYS = ["policy", "checkpoint", "suite", "perturbation"]
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     """Per policy, checkpoint, suite and perturbation: means of the metrics over policy calls,
     and per intervention kind the ratio of action change on relevant vs background tokens."""
+    if "error" in frame:  # a call whose policy answer failed the checks ended its episode
+        frame = frame[frame["error"].isna()]
     kinds = [c.removesuffix("_relevant") for c in frame.columns if c.endswith("_relevant")]
     metrics = [
         "attn_in_region",
