@@ -6,11 +6,9 @@ exit code 2; no traceback reaches the user.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
-import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from agra_bench import cli_workflows as workflows
+from agra_bench.cli_options import options_from, values_for
+from agra_bench.config import RunConfig
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, unknown
 
 app = typer.Typer(
@@ -53,105 +54,16 @@ err_console = Console(stderr=True)
 LIST_WHAT = ("suites", "tasks", "policies", "perturbations", "protocols")
 
 
-def with_env_options(command):
-    """Give `command` one option per command-line field of `EnvSettings` (envs/settings.py),
-    passed to it in `**env_options`: a new env option reaches `run` with no edit here.
-
-    typer reads a command's options from its signature and type hints, so this extends both."""
-    from agra_bench.envs.settings import EnvSettings
-
-    hints = typing.get_type_hints(EnvSettings)
-    own_hints = typing.get_type_hints(command, include_extras=True)  # evaluated, typer options kept
-    signature = inspect.signature(command)
-    kept = [
-        p.replace(annotation=own_hints[p.name])
-        for p in signature.parameters.values()
-        if p.kind is not inspect.Parameter.VAR_KEYWORD
-    ]
-    added = [
-        inspect.Parameter(
-            f.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            # A field the policy may set (`from_policy`) stays None when not given.
-            default=None if f.metadata.get("from_policy") else f.default,
-            annotation=Annotated[
-                hints[f.name] | None if f.metadata.get("from_policy") else hints[f.name],
-                typer.Option(help=f.metadata["help"]),
-            ],
-        )
-        for f in EnvSettings.command_line_fields()
-    ]
-    command.__signature__ = signature.replace(parameters=[*kept, *added])
-    command.__annotations__ = {**own_hints, **{p.name: p.annotation for p in added}}
-    return command
-
-
 @app.command()
-@with_env_options
+@options_from(RunConfig, EnvSettings)
 def run(
-    policy: Annotated[
-        str,
-        typer.Option(help="random, noop, scripted, wam, agra, package.module:Class or openpi://HOST:PORT"),
-    ],
-    suite: Annotated[str, typer.Option(help="libero_spatial, libero_10, robosuite_lift, ...")],
-    tasks: Annotated[
-        str | None, typer.Option(help="'all' or ids: 0,3 or 0-4 [the checkpoint's training tasks, else all]")
-    ] = None,
-    episodes: Annotated[int | None, typer.Option(help="episodes per task and arm [protocol: 50]")] = None,
-    perturb: Annotated[str, typer.Option(help="none, all, a family, family:severity=3, a+b")] = "none",
-    severity: Annotated[int, typer.Option(help="1-5")] = 3,
-    split: Annotated[str, typer.Option(help="id or ood variant pool")] = "id",
-    seed: int = 0,
-    out: Path = Path("results"),
-    workers: Annotated[int, typer.Option(help="simulator processes")] = 1,
-    env_groups: Annotated[
-        int, typer.Option(help="local executor: 1 = one policy call per step for all envs, 2 = pipelined")
-    ] = 1,
-    video: Annotated[int, typer.Option(help="MP4s saved per task and arm")] = 0,
-    checkpoint: Annotated[
-        str | None, typer.Option(help="policy weights; wam/agra: [the suite's reference checkpoint]")
-    ] = None,
-    executor: Annotated[str, typer.Option(help="local or ray")] = "local",
-    address: Annotated[str | None, typer.Option(help="Ray cluster address [start a local one]")] = None,
-    replan_steps: Annotated[
-        int | None,
-        typer.Option(help="actions executed per policy call: openpi:// [5], wam/agra [checkpoint's]"),
-    ] = None,
-    render_every_step: Annotated[
-        bool,
-        typer.Option(help="render every camera at every step, not only what the policy sees (for checks)"),
-    ] = False,
-    shard: Annotated[
-        str | None, typer.Option(help="I/N: run only slice I of N of the planned episodes (merge joins them)")
-    ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
-    **env_options,
+    **options,
 ) -> None:
     """Run closed-loop episodes and write DIR/<run_id>/episodes.parquet and manifest.json."""
-    from agra_bench.config import RunConfig
     from agra_bench.runner import run as run_episodes
 
-    config = RunConfig(
-        policy=policy,
-        suite=suite,
-        tasks=tasks,
-        episodes=episodes,
-        perturb=perturb,
-        severity=severity,
-        split=split,
-        seed=seed,
-        out=out,
-        workers=workers,
-        env_groups=env_groups,
-        video=video,
-        checkpoint=checkpoint,
-        executor=executor,
-        address=address,
-        replan_steps=replan_steps,
-        env=env_options,
-        render_every_step=render_every_step,
-        shard=shard,
-    )
+    config = RunConfig(**values_for(RunConfig, options), env=values_for(EnvSettings, options))
     for note in config.notes:
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     summary = run_episodes(config, show_progress=progress, console=err_console)
@@ -169,18 +81,18 @@ app.add_typer(perturb_app, name="perturb")
 
 
 @perturb_app.command("preview")
+@options_from(EnvSettings)
 def perturb_preview(
     suite: str,
     task: int = 0,
     perturb: str = "all",
     out: Path = Path("gallery.png"),
     split: str = "id",
-    image_size: int = 128,
     init_state: int = 0,
     seed: int = 0,
+    **options,
 ) -> None:
     """Contact sheet: the clean frame and each family at severities 1, 3 and 5, labelled."""
-    from agra_bench.envs.settings import EnvSettings
     from agra_bench.errors import check_int, check_writable_file
     from agra_bench.preview import render_gallery
     from agra_bench.suites import get_task
@@ -188,11 +100,11 @@ def perturb_preview(
 
     get_task(suite, task)
     parse_spec(perturb, 3, split, suite)
-    EnvSettings(image_size=image_size)  # validates
+    env = EnvSettings(**values_for(EnvSettings, options, drop_none=True))
     check_int("init-state", init_state, 0)
     check_int("seed", seed, 0)
     check_writable_file(out)
-    meta = render_gallery(suite, task, perturb, out, image_size, split, init_state, seed)
+    meta = render_gallery(suite, task, perturb, out, env, split, init_state, seed)
     console.print(f"wrote {out} ({len(meta)} perturbed tiles) and {out.with_suffix('.json')}")
 
 

@@ -13,101 +13,63 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agra_bench.envs.physics import DEFAULT_PHYSICS, PHYSICS_HELP
+from agra_bench.cli_options import options_from, values_for
+from agra_bench.demos.job import CollectJob
+from agra_bench.diagnostics.job import DiagnoseJob
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
+from policies.wam.settings import TrainSettings
 
 console = Console()
 err_console = Console(stderr=True)
 
 
+@options_from(CollectJob, EnvSettings, policy=False)
 def collect(
-    suite: Annotated[str, typer.Option(help="libero_object, libero_spatial, robosuite_lift, ...")],
-    out: Annotated[Path, typer.Option(help="FILE.hdf5 for one task, else a folder of <task>_demo.hdf5")],
     tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "all",
     episodes: Annotated[int, typer.Option(help="oracle attempts per task (init states 0..N-1)")] = 50,
-    perturb: Annotated[str, typer.Option(help="one arm: none, a family, family:severity=3, a+b")] = "none",
-    severity: int = 3,
-    split: str = "id",
-    seed: int = 0,
-    workers: int = 1,
-    image_size: int = 128,
-    keep_failures: Annotated[bool, typer.Option(help="also keep episodes the oracle failed")] = False,
-    render: Annotated[bool, typer.Option(help="run the render pass (images from stored states)")] = True,
-    segmentation: Annotated[bool, typer.Option(help="store object segmentation maps too")] = True,
-    action_noise: Annotated[
-        float, typer.Option(help="std of noise on executed arm actions; labels stay clean (DART)")
-    ] = 0.0,
-    physics: Annotated[str, typer.Option(help=PHYSICS_HELP)] = DEFAULT_PHYSICS,
+    workers: Annotated[int, typer.Option(help="simulator processes (one task each)")] = 1,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    **options,
 ) -> None:
     """Scripted-oracle demonstrations in LIBERO's HDF5 layout (states first, then a render pass)."""
-    from agra_bench.demos import CollectJob
-    from agra_bench.demos import collect as collect_demos
+    from agra_bench.demos import collect_tasks
     from agra_bench.suites import parse_task_ids
 
-    task_ids = parse_task_ids(suite, tasks)
-    job = CollectJob(
-        suite,
-        task_ids[0],
-        episodes,
-        out,
-        perturb,
-        severity,
-        split,
-        seed,
-        image_size,
-        keep_failures,
-        render,
-        segmentation,
-        action_noise,
-        physics,
-    )
+    task_ids = parse_task_ids(options["suite"], tasks)
+    env = EnvSettings(**values_for(EnvSettings, options, drop_none=True))
+    job = CollectJob(task_id=task_ids[0], episodes=episodes, env=env, **values_for(CollectJob, options))
     table = Table("task", "demos kept", "oracle failures", "file")
-    for result in collect_demos(job, task_ids, workers, progress):
+    for result in collect_tasks(job, task_ids, workers, progress):
         table.add_row(
             str(result["task_id"]), str(result["demos"]), str(result.get("failed", "-")), result["file"]
         )
     console.print(table)
 
 
+@options_from(TrainSettings)
 def train(
     policy: Annotated[str, typer.Option(help="wam (no alignment) or agra (REPA-style alignment)")],
     data: Annotated[list[Path], typer.Option(help="HDF5 file or folder of them (repeat the option)")],
     out: Annotated[Path, typer.Option(help="checkpoint folder (resumes if it holds a run)")],
     config: Annotated[str, typer.Option(help="tiny, small or base")] = "tiny",
-    steps: int = 1000,
-    batch_size: int = 32,
-    lr: float = 3e-4,
-    seed: int = 0,
-    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
-    teacher: Annotated[str, typer.Option(help="mobilenet_v2, dinov2_small, dinov2_base")] = "mobilenet_v2",
-    teacher_path: Annotated[str | None, typer.Option(help="local folder of a DINOv2 model")] = None,
-    allow_download: Annotated[bool, typer.Option(help="let the teacher come from a model hub")] = False,
-    teacher_cache: Annotated[
-        Path | None, typer.Option(help="teacher-feature folder shared across runs [OUT/teacher_cache]")
-    ] = None,
+    teacher: Annotated[
+        str, typer.Option(help="mobilenet_v2, dinov2_small, dinov2_base, sim_semantic")
+    ] = "mobilenet_v2",
     align_weight: Annotated[float, typer.Option(help="lambda_agra for --policy agra")] = 0.5,
     align_layers: Annotated[str, typer.Option(help="video layers to align, e.g. 2 or 1,3 [~depth/3]")] = "",
-    workers: Annotated[int, typer.Option(help="data-loader processes")] = 0,
-    save_every: int = 500,
-    precision: Annotated[str, typer.Option(help="auto (bf16 where native), bf16 or fp32")] = "auto",
-    shift_pad: Annotated[int, typer.Option(help="random-shift augmentation in pixels (0 = off)")] = 4,
-    normalize: Annotated[bool, typer.Option(help="normalise actions/proprio with data statistics")] = True,
-    snapshot_every: Annotated[int, typer.Option(help="keep EMA weights every N steps (0 = never)")] = 0,
-    expect_data_sha256: Annotated[
-        str | None, typer.Option(help="refuse data whose digest differs (a partner checkpoint's data_sha256)")
-    ] = None,
+    **options,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
     from agra_bench.errors import check_choice, check_exists, check_writable
     from policies.wam.config import make_config
     from policies.wam.teachers import TEACHERS
-    from policies.wam.train import TrainSettings
     from policies.wam.train import train as train_model
 
+    settings = TrainSettings(**values_for(TrainSettings, options))
     check_choice("policy", policy, ("wam", "agra"))
     check_choice("teacher", teacher, TEACHERS)
-    check_exists("teacher-path", teacher_path, "a local folder of a DINOv2 model")
+    check_exists("teacher-path", settings.teacher_path, "a local folder of a DINOv2 model")
     if not align_weight >= 0:
         raise UsageError(f"bad --align-weight {align_weight}; valid: a number >= 0")
     if policy == "agra" and align_weight == 0:
@@ -124,69 +86,32 @@ def train(
     wam_config = make_config(
         config, teacher=teacher, align_layers=layers, align_weight=align_weight if policy == "agra" else 0.0
     )
-    settings = TrainSettings(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-        workers=workers,
-        save_every=save_every,
-        teacher_path=teacher_path,
-        teacher_cache=str(teacher_cache) if teacher_cache else None,
-        allow_download=allow_download,
-        precision=precision,
-        shift_pad=shift_pad,
-        normalize=normalize,
-        snapshot_every=snapshot_every,
-        expect_data_sha256=expect_data_sha256,
-    )
     from agra_bench.demos.dataset import demo_file_paths
 
     check_writable(out)
-    if teacher_cache is not None:
-        check_writable(teacher_cache, "teacher-cache")
+    if settings.teacher_cache is not None:
+        check_writable(Path(settings.teacher_cache), "teacher-cache")
     folder = train_model(policy, demo_file_paths(data), out, wam_config, settings)
     console.print(f"checkpoint written to {folder}/ (config.json, model.safetensors, losses.csv, losses.png)")
 
 
+@options_from(DiagnoseJob, EnvSettings)
 def diagnose(
-    checkpoint: Annotated[str, typer.Option(help="WAM/AGRA checkpoint folder")],
-    suite: Annotated[str, typer.Option(help="libero_object, libero_spatial, ...")],
     out: Annotated[Path, typer.Option(help="output folder")],
-    policy: Annotated[str, typer.Option(help="wam or agra (must match the checkpoint)")] = "agra",
-    tasks: str = "0",
-    episodes: int = 1,
-    perturb: str = "none",
-    severity: int = 3,
-    split: str = "id",
-    seed: int = 0,
-    image_size: int = 128,
-    max_steps: int | None = None,
-    layer: Annotated[
-        int | None, typer.Option(help="video layer to intervene on [first aligned layer]")
-    ] = None,
-    physics: Annotated[str, typer.Option(help=PHYSICS_HELP)] = DEFAULT_PHYSICS,
+    tasks: Annotated[str, typer.Option(help="'all' or ids: 0,3 or 0-4")] = "0",
+    **options,
 ) -> None:
     """Attention-in-region, centroid error and causal token interventions along rollouts."""
-    from agra_bench.diagnostics import DiagnoseJob, run_diagnostics, summarise
+    from agra_bench.diagnostics.rollouts import run_diagnostics, summarise
     from agra_bench.suites import parse_task_ids
 
     job = DiagnoseJob(
-        policy,
-        checkpoint,
-        suite,
-        tuple(parse_task_ids(suite, tasks)),
-        episodes,
-        perturb,
-        severity,
-        split,
-        seed,
-        image_size,
-        max_steps,
-        layer,
-        physics=physics,
+        task_ids=tuple(parse_task_ids(options["suite"], tasks)),
+        env=values_for(EnvSettings, options),
+        **values_for(DiagnoseJob, options),
     )
+    for note in job.notes:
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     frame = run_diagnostics(job, out)
     table = Table("perturbation", "calls", "attn in region", "centroid err", "mean ratio", "zero ratio")
     for row in summarise(frame).itertuples():

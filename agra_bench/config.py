@@ -29,27 +29,51 @@ EXECUTORS = ("local", "ray")
 
 @dataclass
 class RunConfig:
-    policy: str
-    suite: str
-    tasks: str | None = None  # None: the checkpoint's training tasks, else "all" (policies/wam/defaults.py)
-    episodes: int | None = None
-    perturb: str = "none"
-    severity: int = 3
-    split: str = "id"
-    seed: int = 0
-    out: Path = Path("results")
-    workers: int = 1
-    env_groups: int = 1  # local executor: worker groups that alternate (see local_executor)
-    video: int = 0
-    checkpoint: str | None = None
-    executor: str = "local"
-    address: str | None = None  # Ray cluster address for --executor ray (None: start a local one)
-    replan_steps: int | None = None  # actions executed per policy call (openpi client) [policy's own]
+    # Fields with a `help` are the options of `agra-bench run` (agra_bench/cli_options.py).
+    policy: str = field(
+        metadata={
+            "help": "random, noop, scripted, wam, agra, package.module:Class or openpi://HOST:PORT[,...]"
+        }
+    )
+    suite: str = field(metadata={"help": "libero_spatial, libero_10, robosuite_lift, ..."})
+    tasks: str | None = field(  # None: the checkpoint's training tasks, else all (policies/wam/defaults.py)
+        default=None,
+        metadata={"help": "'all' or ids: 0,3 or 0-4 [the checkpoint's training tasks, else all]"},
+    )
+    episodes: int | None = field(default=None, metadata={"help": "episodes per task and arm [protocol: 50]"})
+    perturb: str = field(default="none", metadata={"help": "none, all, a family, family:severity=3, a+b"})
+    severity: int = field(default=3, metadata={"help": "1-5"})
+    split: str = field(default="id", metadata={"help": "id or ood variant pool"})
+    seed: int = field(default=0, metadata={"help": "run seed: episode seeds derive from it"})
+    out: Path = field(default=Path("results"), metadata={"help": "results folder (the run is OUT/<run id>)"})
+    workers: int = field(default=1, metadata={"help": "simulator processes"})
+    env_groups: int = field(  # local executor: worker groups that alternate (see local_executor)
+        default=1,
+        metadata={"help": "local executor: 1 = one policy call per step for all envs, 2 = pipelined"},
+    )
+    video: int = field(default=0, metadata={"help": "MP4s saved per task and arm"})
+    checkpoint: str | None = field(
+        default=None, metadata={"help": "policy weights; wam/agra: [the suite's reference checkpoint]"}
+    )
+    executor: str = field(default="local", metadata={"help": "local or ray"})
+    address: str | None = field(  # None: start a local Ray instance
+        default=None, metadata={"help": "Ray cluster address [start a local one]"}
+    )
+    replan_steps: int | None = field(
+        default=None,
+        metadata={"help": "actions executed per policy call: openpi:// [5], wam/agra [checkpoint's]"},
+    )
     # image size, render quality, protocol, cap; a dict whose image_size is None takes the
     # checkpoint's (the command line leaves it None when --image-size is not given)
     env: EnvSettings | dict = field(default_factory=dict)
-    render_every_step: bool = False  # off: render on demand (same results; not in the identity)
-    shard: str | None = None  # "I/N": this run's slice of the plan (agra_bench/shards.py)
+    render_every_step: bool = field(  # off: render on demand (same results; not in the identity)
+        default=False,
+        metadata={"help": "render every camera at every step, not only what the policy sees (for checks)"},
+    )
+    shard: str | None = field(  # "I/N": this run's slice of the plan (agra_bench/shards.py)
+        default=None,
+        metadata={"help": "I/N: run only slice I of N of the planned episodes (merge joins them)"},
+    )
     task_ids: list[int] = field(init=False)
     arms: list[Arm] = field(init=False)
     shard_slice: Shard | None = field(init=False, default=None)

@@ -23,14 +23,15 @@ def render_gallery(
     task_id: int,
     spec: str,
     out: Path,
-    image_size: int = 128,
+    env_settings: EnvSettings | None = None,
     split: str = "id",
     init_state_id: int = 0,
     seed: int = 0,
 ) -> list[dict]:
     """Write a PNG grid (rows: families; columns: clean, severities 1/3/5); return tile metadata."""
+    env_settings = env_settings or EnvSettings()
     families = [arm.name for arm in parse_spec(spec, 3, split) if arm.name != "none"]
-    env = EnvSettings(image_size=image_size).make(suite, task_id)
+    env = env_settings.make(suite, task_id)
     try:
         env.set_arm(None)
         clean, _ = env.reset(seed=seed, options={"init_state_id": init_state_id})
@@ -52,7 +53,7 @@ def render_gallery(
             rows.append(tiles)
     finally:
         env.close()
-    sheet = compose(rows, image_size)
+    sheet = compose(rows, env_settings.image_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1))

@@ -39,7 +39,9 @@ def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> li
 
 
 def main() -> None:
-    from agra_bench.demos import CollectJob, collect_task
+    from agra_bench.demos import CollectJob
+    from agra_bench.demos.collect import collect_task
+    from agra_bench.envs.settings import EnvSettings
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -62,7 +64,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo.hdf5"
-        job = CollectJob(args.suite, args.task, args.episodes, out, image_size=args.image_size, render=False)
+        env = EnvSettings(image_size=args.image_size)
+        job = CollectJob(args.suite, args.task, args.episodes, out, render=False, env=env)
         last[0] = time.perf_counter()
         collect_task(job, report)
         last[0] = time.perf_counter()
@@ -71,7 +74,7 @@ def main() -> None:
             args.task,
             args.episodes,
             out,
-            image_size=args.image_size,
+            env=env,
             segmentation=not args.no_segmentation,
         )
         collect_task(second, report)

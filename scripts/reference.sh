@@ -236,8 +236,9 @@ do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 epis
     done
 }
 
-do_report() {
-    $BENCH report "$OUT/runs" --out "$OUT"
+do_report() {  # AGRA (each teacher) against WAM, and the teachers against each other
+    $BENCH report "$OUT/runs" --out "$OUT" --compare agra:wam \
+        --compare "agra[sim_semantic]:agra[mobilenet_v2]"
 }
 
 do_export() {  # finished training runs only: a checkpoint that is still training is not a result

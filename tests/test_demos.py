@@ -9,11 +9,12 @@ import h5py
 import numpy as np
 import pytest
 
-from agra_bench.demos import CollectJob, collect_task
-from agra_bench.demos.collect import NoisyExecution
+from agra_bench.demos import CollectJob
+from agra_bench.demos.collect import NoisyExecution, collect_task
 from agra_bench.demos.dataset import DemoFiles
 from agra_bench.demos.layout import validate_file
 from agra_bench.envs import make_env
+from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
 from policies.base import PolicySpec
 from policies.wam.data import WindowDataset, WindowSpec
@@ -30,6 +31,8 @@ LIBERO_KEYS = [
     "obs/gripper_states",
     "obs/joint_states",
 ]
+
+SMALL = EnvSettings(image_size=32)
 
 
 @pytest.fixture
@@ -98,14 +101,14 @@ def test_window_dataset_yields_training_windows(butter_file):
 
 @pytest.mark.sim
 def test_collect_resumes_and_redoes_an_interrupted_demo(tmp_path):
-    job = CollectJob("robosuite_lift", 0, 2, tmp_path / "lift.hdf5", image_size=32, render=False)
+    job = CollectJob("robosuite_lift", 0, 2, tmp_path / "lift.hdf5", render=False, env=SMALL)
     first = collect_task(job)  # states only: the file stays .partial
     partial = tmp_path / "lift.hdf5.partial"
     assert first["demos"] == 2 and partial.exists() and not (tmp_path / "lift.hdf5").exists()
     with h5py.File(partial, "a") as handle:
         kept = handle["data/demo_0/states"][()]
         handle["data/demo_1"].attrs["complete"] = False  # as if killed while writing demo_1
-    final = collect_task(CollectJob("robosuite_lift", 0, 2, tmp_path / "lift.hdf5", image_size=32))
+    final = collect_task(CollectJob("robosuite_lift", 0, 2, tmp_path / "lift.hdf5", env=SMALL))
     assert final["demos"] == 2 and not partial.exists()
     with h5py.File(tmp_path / "lift.hdf5", "r") as handle:
         assert np.array_equal(handle["data/demo_0/states"][()], kept)  # not recollected
@@ -223,7 +226,7 @@ def test_dart_collection_records_clean_labels_along_a_noisy_path(tmp_path):
     """`--action-noise`: the stored states follow the executed (noisy) actions, the stored
     actions are the oracle's clean ones, so replaying them leaves the stored path."""
     job = CollectJob(
-        "robosuite_lift", 0, 1, tmp_path / "lift.hdf5", image_size=32, render=False, keep_failures=True,
+        "robosuite_lift", 0, 1, tmp_path / "lift.hdf5", env=SMALL, render=False, keep_failures=True,
         action_noise=0.3,
     )  # fmt: skip
     collect_task(job)

@@ -177,7 +177,8 @@ def test_diagnose_runs_on_a_trained_checkpoint_and_joins_the_report(tmp_path, co
 def test_diagnose_checks_each_policy_answer_as_run_does(tmp_path, monkeypatch):
     """A checkpoint whose actions come back NaN: each episode ends at its first call with the
     error `run` would record (rollout.checked_actions), and the next episode still runs."""
-    from agra_bench.diagnostics import DiagnoseJob, run_diagnostics
+    from agra_bench.diagnostics.job import DiagnoseJob
+    from agra_bench.diagnostics.rollouts import run_diagnostics
     from policies.wam.defaults import REFERENCE_CHECKPOINTS
     from policies.wam.policy import WAMPolicy
 
@@ -189,7 +190,8 @@ def test_diagnose_checks_each_policy_answer_as_run_does(tmp_path, monkeypatch):
 
     monkeypatch.setattr(WAMPolicy, "act_with_inputs", nan_actions)
     checkpoint = REFERENCE_CHECKPOINTS / "agra-libero_object-s0"
-    job = DiagnoseJob("agra", str(checkpoint), "libero_object", (0,), episodes=2, image_size=64, max_steps=8)
+    job = DiagnoseJob(str(checkpoint), "libero_object", (0,), episodes=2, env={"max_steps": 8})
+    assert job.env.image_size == 64  # the checkpoint's, as `run` takes it
     frame = run_diagnostics(job, tmp_path / "diag")
     assert len(frame) == 2 and frame["episode"].tolist() == [0, 1] and (frame["call"] == 0).all()
     assert frame["error"].str.contains("non-finite action value").all()

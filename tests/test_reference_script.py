@@ -14,7 +14,15 @@ SCRIPT = REPO / "scripts" / "reference.sh"
 
 
 def dry_run(*stages: str, **knobs: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DRY_RUN": "1", "POLICIES": "wam", "LIFT_SEEDS": "0", "OBJECT_SEEDS": "0", **knobs}
+    env = {
+        **os.environ,
+        "DRY_RUN": "1",
+        "POLICIES": "wam",
+        "LIFT_SEEDS": "0",
+        "OBJECT_SEEDS": "0",
+        "TEN_SEEDS": " ",
+        **knobs,
+    }
     return subprocess.run(["bash", str(SCRIPT), *stages], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -60,12 +68,40 @@ def test_libero_object_runs_the_clean_arm_first_then_one_run_per_family_and_spli
 
 def test_collect_gathers_only_the_task_sets_that_have_seeds_to_train():
     suites = {}
-    for knobs in ({"LIFT_SEEDS": " "}, {"OBJECT_SEEDS": " "}):
-        result = dry_run("collect", **knobs)
+    for left_out in ("LIFT_SEEDS", "OBJECT_SEEDS", "TEN_SEEDS"):
+        result = dry_run("collect", **{"TEN_SEEDS": "0", left_out: " "})
         assert result.returncode == 0, result.stderr
         lines = [line.split() for line in result.stdout.splitlines() if line.startswith("agra-bench collect")]
-        suites[next(iter(knobs))] = [words[words.index("--suite") + 1] for words in lines]
-    assert suites == {"LIFT_SEEDS": ["libero_object"] * 2, "OBJECT_SEEDS": ["robosuite_lift"] * 2}
+        suites[left_out] = [words[words.index("--suite") + 1] for words in lines]
+    # clean + DART demos for lift and libero_object; libero_10 takes clean demos (TEN_ACTION_NOISE 0)
+    assert suites == {
+        "LIFT_SEEDS": ["libero_object"] * 2 + ["libero_10"],
+        "OBJECT_SEEDS": ["robosuite_lift"] * 2 + ["libero_10"],
+        "TEN_SEEDS": ["robosuite_lift"] * 2 + ["libero_object"] * 2,
+    }
+
+
+def test_the_libero_10_pair_runs_its_clean_arm_on_50_init_states_and_distractor_on_20(tmp_path):
+    for policy in ("wam", "agra"):  # exported checkpoints, so the run stage does not skip them
+        folder = tmp_path / "checkpoints" / f"{policy}-libero_10-s0"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": " ", "TEN_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("run", POLICIES="wam agra", **knobs)
+    assert result.returncode == 0, result.stderr
+    commands = run_commands(result.stdout)
+    arms = [(c["--policy"], c["--perturb"], c["--split"], c.get("--episodes")) for c in commands]
+    assert arms == [
+        ("wam", "none", "id", None),  # the protocol's 50 episodes per task
+        ("agra", "none", "id", None),
+        ("wam", "distractor", "id", "20"),
+        ("agra", "distractor", "id", "20"),
+        ("wam", "distractor", "ood", "20"),
+        ("agra", "distractor", "ood", "20"),
+    ]
+    assert {c["--tasks"] for c in commands} == {"0,1,5,7"} and {c["--suite"] for c in commands} == {
+        "libero_10"
+    }
 
 
 def test_unknown_stage_is_a_one_line_error_with_exit_code_2():

@@ -100,16 +100,17 @@ def test_run_id_is_stable_and_ignores_workers_and_video(tmp_path):
 
 
 def test_env_settings_reach_run_and_its_identity_from_one_place(tmp_path):
-    """`run`'s env options are built from EnvSettings' fields (cli.with_env_options), so a new
+    """`run`'s env options are built from EnvSettings' fields (cli_options.options_from), so a new
     field with a help text is an option with no edit to cli.py or config.py; a setting outside
     the condition columns joins the identity only when it is not its default, so the run ids
     of runs that leave it alone do not move."""
     import typer
 
     from agra_bench import cli
+    from agra_bench.cli_options import option_fields
 
     run_options = {p.name for p in typer.main.get_command(cli.app).commands["run"].params}
-    fields = {f.name for f in EnvSettings.command_line_fields()}
+    fields = {f.name for f in option_fields(EnvSettings)}
     assert (
         fields == {"image_size", "render_quality", "protocol", "max_steps", "physics"}
         and fields <= run_options

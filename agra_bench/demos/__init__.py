@@ -1,6 +1,6 @@
 """Demonstrations: scripted-oracle collection in LIBERO's HDF5 layout, and a reader for training.
 
-`collect` fans tasks out over spawned worker processes (one simulator and one file per task)
+`collect_tasks` fans tasks out over spawned worker processes (one simulator and one file per task)
 and shows one progress bar for both passes; `collect_task` does the work of one task.
 """
 
@@ -12,11 +12,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from multiprocessing import get_context
 
-from agra_bench.demos.collect import CollectJob, collect_task, task_file
+from agra_bench.demos.job import CollectJob
 from agra_bench.errors import UsageError, check_int
 
 
 def _worker(job: CollectJob, queue) -> dict:
+    from agra_bench.demos.collect import collect_task
     from agra_bench.worker import die_with_parent
 
     die_with_parent()
@@ -24,11 +25,13 @@ def _worker(job: CollectJob, queue) -> dict:
     return collect_task(job, report=lambda event: queue.put((job.task_id, event)))
 
 
-def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bool = True) -> list[dict]:
+def collect_tasks(
+    job: CollectJob, task_ids: list[int], workers: int = 1, progress: bool = True
+) -> list[dict]:
     """Collect every task of `task_ids`; returns one summary dict per task."""
     from rich.progress import Progress
 
-    from agra_bench.envs.settings import EnvSettings
+    from agra_bench.demos.collect import task_file
     from agra_bench.errors import check_writable, check_writable_file
     from agra_bench.suites import get_task
     from perturbations.spec import parse_spec
@@ -38,7 +41,6 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     check_int("workers", workers, 1)
     if not 0 <= job.action_noise <= 1:
         raise UsageError(f"bad --action-noise {job.action_noise}; valid: a number in 0-1")
-    EnvSettings(image_size=job.image_size, physics=job.physics)  # validates
     if len(parse_spec(job.perturb, job.severity, job.split, job.suite)) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives several; valid: one arm")
     if job.out.suffix == ".hdf5":
@@ -71,4 +73,4 @@ def collect(job: CollectJob, task_ids: list[int], workers: int = 1, progress: bo
     return sorted(results, key=lambda r: r["task_id"])
 
 
-__all__ = ["CollectJob", "collect", "collect_task", "task_file"]
+__all__ = ["CollectJob", "collect_tasks"]

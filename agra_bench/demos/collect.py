@@ -25,38 +25,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from agra_bench.demos.job import CollectJob
 from agra_bench.demos.layout import OUR_IMAGE_CONVENTION, demo_names, write_demo, write_images
-from agra_bench.envs.physics import DEFAULT_PHYSICS
-from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
 from agra_bench.rollout import EpisodeObserver
 from perturbations.scene import object_segmentation
 
 SEG_CAMERAS = ("agentview", "robot0_eye_in_hand")
-
-
-@dataclass(frozen=True)
-class CollectJob:
-    suite: str
-    task_id: int
-    episodes: int
-    out: Path
-    perturb: str = "none"
-    severity: int = 3
-    split: str = "id"
-    seed: int = 0
-    image_size: int = 128
-    keep_failures: bool = False
-    render: bool = True
-    segmentation: bool = True  # per-pixel object index maps beside the frames (render pass)
-    action_noise: float = 0.0  # std of the noise on executed arm actions; the label stays clean
-    physics: str = DEFAULT_PHYSICS  # envs/physics.py: fast or stock (the same states)
 
 
 class NoisyExecution:
@@ -102,9 +83,7 @@ def _build_env(job: CollectJob, render: bool):
     arms = parse_spec(job.perturb, job.severity, job.split, job.suite)
     if len(arms) != 1:
         raise UsageError(f"collect takes one perturbation arm; '{job.perturb}' gives {len(arms)}")
-    env = EnvSettings(image_size=job.image_size, render_images=render, physics=job.physics).make(
-        job.suite, job.task_id
-    )
+    env = replace(job.env, render_images=render).make(job.suite, job.task_id)
     env.set_arm(arms[0])
     return env
 
@@ -126,8 +105,8 @@ def _file_attrs(env, job: CollectJob) -> dict:
                 "problem_name": task.name,
                 "bddl_file": bddl,
                 "env_kwargs": {
-                    "camera_heights": job.image_size,
-                    "camera_widths": job.image_size,
+                    "camera_heights": job.env.image_size,
+                    "camera_widths": job.env.image_size,
                     "control_freq": env.protocol.control_freq_hz,
                 },
             }

@@ -5,15 +5,15 @@ The task (suite, task id) and the perturbation arm are chosen per episode, so th
 `settings.make(suite, task_id)` builds the env of a task, and `env.set_arm(arm)` chooses the arm.
 
 A new env option touches two files: a field here and the env code that reads it (`envs/base.py`).
-A field with a `help` in its metadata is an option of `agra-bench run` (cli.py builds the
-options from these fields), is validated here, is written into the run manifest, and, when set
-to other than its default, joins the run identity (config.py). Fields without `help` are for
-code only.
+A field with a `help` in its metadata is an option of every command that builds an env (`run`,
+`collect`, `diagnose`, `perturb preview`: agra_bench/cli_options.py builds them from these
+fields), is validated here, is written into the run manifest, and, when set to other than its
+default, joins the run identity (config.py). Fields without `help` are for code only.
 """
 
 from __future__ import annotations
 
-from dataclasses import Field, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from agra_bench.envs.physics import DEFAULT_PHYSICS, PHYSICS_HELP, get_physics
@@ -66,8 +66,3 @@ class EnvSettings:
     def options(self) -> dict:
         """These settings as keyword arguments of `make_env` (and of an env factory)."""
         return asdict(self)
-
-    @classmethod
-    def command_line_fields(cls) -> list[Field]:
-        """The fields that `agra-bench run` offers as options (those with a `help`)."""
-        return [f for f in fields(cls) if "help" in f.metadata]

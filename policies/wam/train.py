@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ import torch
 from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import DemoFiles
-from agra_bench.errors import UsageError, check_int
+from agra_bench.errors import UsageError
 from agra_bench.records import atomic_write_bytes
 from agra_bench.versions import machine_info
 from policies.wam import checkpoint as ckpt
@@ -43,55 +42,10 @@ from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
 from policies.wam.normalize import action_statistics, proprio_statistics
 from policies.wam.precision import autocast, resolve_precision
+from policies.wam.settings import TrainSettings
 from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, save_embeddings
 
 LOG_COLUMNS = ["step", "total", "video", "action", "align", "lr", "samples_per_s", "wall_s"]
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    ema_decay: float = 0.999
-    seed: int = 0
-    device: str = "cpu"
-    workers: int = 0
-    log_every: int = 10
-    save_every: int = 500
-    teacher_path: str | None = None
-    teacher_cache: str | None = None  # a folder of teacher features shared by runs [OUT/teacher_cache]
-    allow_download: bool = False
-    precision: str = "auto"  # auto: bf16 where the hardware does it natively, else fp32
-    shift_pad: int = 4  # random-shift augmentation, pixels (0 = off)
-    normalize: bool = True  # per-dimension action / proprio statistics from the data
-    cache: bool = True  # decode all frames into memory once
-    snapshot_every: int = 0  # keep EMA weights every N steps under snapshots/ (0 = never)
-    # The data digest a partner checkpoint recorded (its `data_sha256`): training refuses other
-    # demonstrations before it spends anything, so a wam/agra pair trained sessions apart is
-    # shown to share its data (collection is deterministic on one machine, not across machines).
-    expect_data_sha256: str | None = None
-
-    def __post_init__(self) -> None:
-        for name, low in (
-            ("steps", 1),
-            ("batch_size", 1),
-            ("log_every", 1),
-            ("save_every", 1),
-            ("seed", 0),
-            ("shift_pad", 0),
-            ("snapshot_every", 0),
-            ("workers", 0),
-        ):
-            check_int(name.replace("_", "-"), getattr(self, name), low)
-        if not self.lr >= 0:  # 0 is allowed: it checks what training does besides the update
-            raise UsageError(f"bad --lr {self.lr}; valid: a number >= 0")
-        if not (self.device in ("cpu", "cuda") or self.device.startswith("cuda:")):
-            raise UsageError(f"bad --device '{self.device}'; valid: cpu, cuda, cuda:N")
-        expected = self.expect_data_sha256
-        if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
-            raise UsageError(f"bad --expect-data-sha256 '{expected}'; valid: 64 lowercase hex digits")
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
