@@ -64,8 +64,6 @@ def run(
     from agra_bench.runner import run as run_episodes
 
     config = RunConfig(**values_for(RunConfig, options), env=values_for(EnvSettings, options))
-    for note in config.notes:
-        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     summary = run_episodes(config, show_progress=progress, console=err_console)
     # Over the whole run, so that a resumed run reports its result, not only this call's share.
     rate = summary.run_successes / summary.finished if summary.finished else float("nan")

@@ -110,9 +110,9 @@ def diagnose(
         env=values_for(EnvSettings, options),
         **values_for(DiagnoseJob, options),
     )
-    for note in job.notes:
-        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     frame = run_diagnostics(job, out)
+    for note in job.notes:  # after the run's checks, so that bad input stays one line
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     table = Table("perturbation", "calls", "attn in region", "centroid err", "mean ratio", "zero ratio")
     for row in summarise(frame).itertuples():
         table.add_row(

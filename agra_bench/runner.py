@@ -83,6 +83,9 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
             config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
         )
         policy_info = factory.manifest_entry(**policy_options)
+        if console is not None:  # after every check, so that bad input stays one line
+            for note in config.notes:
+                console.print(f"note: {note}", highlight=False, soft_wrap=True)
         plan = plan_episodes(config)
         keys = config.shard_slice.select(plan) if config.shard_slice is not None else plan
         done = store.done_keys()
