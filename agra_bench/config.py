@@ -22,7 +22,7 @@ from agra_bench.shards import Shard
 from agra_bench.suites import parse_task_ids, suite_kind
 from perturbations.spec import Arm, parse_spec
 from policies.registry import resolve_policy_name
-from policies.wam.defaults import checkpoint_defaults
+from policies.wam.defaults import checkpoint_defaults, image_size_for
 
 EXECUTORS = ("local", "ray")
 
@@ -125,18 +125,11 @@ class RunConfig:
                 self.tasks = ",".join(str(t) for t in found.task_ids)
                 self.defaults["tasks"] = "checkpoint"
                 self.notes.append(f"no --tasks: evaluating the checkpoint's training tasks {self.tasks}")
-        size = found.image_size if found is not None else None
-        if env.get("image_size") is None:
-            env["image_size"] = size or EnvSettings.image_size
-            if size is not None:
-                self.defaults["image_size"] = "checkpoint"
-                self.notes.append(f"no --image-size: rendering at the checkpoint's {size} px")
-        elif size is not None and env["image_size"] != size:
-            self.defaults["checkpoint_image_size"] = size
-            self.notes.append(
-                f"--image-size {env['image_size']}: the checkpoint was trained at {size} px, "
-                "so its frames are resampled"
-            )
+        env["image_size"], recorded, notes = image_size_for(
+            env.get("image_size"), found, EnvSettings.image_size
+        )
+        self.defaults.update(recorded)
+        self.notes += notes
         self.env = EnvSettings(**env)
 
     def env_settings(self) -> EnvSettings:

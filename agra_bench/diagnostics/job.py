@@ -32,7 +32,7 @@ class DiagnoseJob:
     notes: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        from policies.wam.defaults import checkpoint_defaults
+        from policies.wam.defaults import checkpoint_defaults, image_size_for
 
         diagnosable_policy(self.policy)
         check_int("episodes", self.episodes, 1)
@@ -40,12 +40,10 @@ class DiagnoseJob:
         check_int("overlays", self.overlays, 0)
         if not isinstance(self.env, EnvSettings):
             env = dict(self.env)
-            if env.get("image_size") is None:
-                found = checkpoint_defaults(self.policy, self.suite, self.checkpoint)
-                size = found.image_size if found is not None else None
-                env["image_size"] = size or EnvSettings.image_size
-                if size is not None:
-                    self.notes.append(f"no --image-size: rendering at the checkpoint's {size} px")
+            found = checkpoint_defaults(self.policy, self.suite, self.checkpoint)
+            env["image_size"], _, self.notes = image_size_for(
+                env.get("image_size"), found, EnvSettings.image_size
+            )
             self.env = EnvSettings(**env)
 
 

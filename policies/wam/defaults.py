@@ -87,6 +87,27 @@ def checkpoint_defaults(policy: str, suite: str, checkpoint: str | None) -> Chec
     )
 
 
+def image_size_for(
+    given: int | None, found: CheckpointDefaults | None, default: int
+) -> tuple[int, dict, list[str]]:
+    """The frame size to render at: the one `given`, else the checkpoint's, else `default`;
+    with what to record (`defaults` entries) and the one-line notes to print. `run` and
+    `diagnose` share this rule."""
+    size = found.image_size if found is not None else None
+    if given is None:
+        if size is None:
+            return default, {}, []
+        return (
+            size,
+            {"image_size": "checkpoint"},
+            [f"no --image-size: rendering at the checkpoint's {size} px"],
+        )
+    if size is not None and given != size:
+        note = f"--image-size {given}: the checkpoint was trained at {size} px, so its frames are resampled"
+        return given, {"checkpoint_image_size": size}, [note]
+    return given, {}, []
+
+
 def training_tasks(tasks: list[tuple[str, str]]) -> dict | None:
     """{"suite", "task_ids"} of demonstration files' (suite, task name) pairs, or None when they
     span several suites or name a task the suite does not have (official LIBERO files of
