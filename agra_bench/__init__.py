@@ -6,4 +6,4 @@ perturbation knows only the simulator it edits (see README, "Layout").
 """
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: protocol `openpi`/`libero` place the scene as their source (protocol.py)

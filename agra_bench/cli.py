@@ -158,13 +158,12 @@ def list_cmd(
     else:
         from agra_bench.protocol import PROTOCOLS
 
-        table.add_column("protocol"), table.add_column("settle"), table.add_column("step caps")
-        table.add_column("source")
+        table.add_column("protocol", no_wrap=True), table.add_column("settle")
+        table.add_column("caps spatial/object/goal/10/90"), table.add_column("fixtures", no_wrap=True)
+        table.add_column("first observation", no_wrap=True)
         for proto in PROTOCOLS.values():
-            caps = ", ".join(
-                f"{k.removeprefix('libero_')} {v}" for k, v in proto.max_steps.items() if "libero" in k
-            )
-            table.add_row(proto.name, str(proto.settle_steps), caps, proto.source)
+            caps = "/".join(str(v) for k, v in proto.max_steps.items() if "libero" in k)
+            table.add_row(proto.name, str(proto.settle_steps), caps, proto.scene, proto.first_observation)
     console.print(table)
 
 
@@ -175,6 +174,7 @@ for command in (
     workflows.report,
     workflows.serve,
     workflows.merge,
+    workflows.verify_protocol,
 ):
     app.command()(command)
 
@@ -197,7 +197,9 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UsageError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -1,4 +1,5 @@
-"""The data-and-analysis commands of `agra-bench`: collect, train, diagnose, report.
+"""The data-and-analysis commands of `agra-bench`: collect, train, diagnose, report, serve,
+merge, verify-protocol.
 
 Plain functions with typer annotations; `agra_bench.cli` registers them on the app, so this
 module imports nothing heavy until a command runs.
@@ -18,6 +19,7 @@ from agra_bench.demos.job import CollectJob
 from agra_bench.diagnostics.job import DiagnoseJob
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError
+from agra_bench.verify.job import VerifyJob
 from policies.wam.settings import TrainSettings
 
 console = Console()
@@ -220,3 +222,36 @@ def merge(
         f"merged {summary.inputs} run folder(s): {summary.added} episodes added, {summary.already} already "
         f"there, {summary.duplicates} duplicate(s) dropped\n{summary.run_dir}"
     )
+
+
+@options_from(VerifyJob, EnvSettings, policy=False)
+def verify_protocol(**options) -> None:
+    """Our env beside the source's evaluation loop, episode by episode: exit 0 only when every
+    compared part (fixtures, state, images, proprio, rollout, request) is identical."""
+    from agra_bench.verify.compare import PARTS, passed, verify
+    from agra_bench.verify.job import source_loop
+
+    job = VerifyJob(**values_for(VerifyJob, options))
+    env = EnvSettings(**{**values_for(EnvSettings, options), "image_size": job.image_size})
+    _, source = source_loop(env.protocol)
+    console.print(f"reference loop: {source}; ours: protocol {env.protocol}, render {env.render_quality}, "
+                  f"physics {env.physics}, {job.image_size} px", highlight=False)  # fmt: skip
+    checks = verify(job, env)
+    verdict = {True: "identical", False: "[red]differs[/red]", None: "n/a"}
+    table = Table("task", "episode", *PARTS)
+    by_episode: dict[tuple[int, int], dict[str, str]] = {}
+    for check in checks:
+        by_episode.setdefault((check.task_id, check.episode), {})[check.part] = verdict[check.identical]
+    for (task_id, episode), parts in by_episode.items():
+        table.add_row(str(task_id), str(episode), *(parts.get(part, "-") for part in PARTS))
+    console.print(table)
+    for check in checks:
+        if check.identical is False:
+            console.print(f"task {check.task_id} episode {check.episode} {check.part}: {check.detail}",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+    for part, why in sorted({(c.part, c.detail) for c in checks if c.identical is None}):
+        console.print(f"{part}: {why}", highlight=False, soft_wrap=True)
+    compared = [c for c in checks if c.identical is not None]
+    console.print(f"{sum(c.identical for c in compared)}/{len(compared)} checks identical", highlight=False)
+    if not passed(checks):
+        raise typer.Exit(1)

@@ -174,6 +174,11 @@ class RunConfig:
         """The condition and the planned episodes; hashed into the run id. The checkpoint counts
         by content, not path; arms by canonical name and severity, not by how they were spelled."""
         optional = {"replan_steps": self.replan_steps} if self.replan_steps is not None else {}
+        proto = get_protocol(self.env.protocol)
+        if (proto.scene, proto.first_observation) != ("init_state_seed", "forced"):
+            # A protocol name meant the old scene rule before episode schema 5: a run under the
+            # source's scene must never resume a folder written under the old one.
+            optional["scene"] = f"{proto.scene}/{proto.first_observation}"
         if self.shard_slice is not None:
             optional["shard"] = str(self.shard_slice)
         return {

@@ -30,6 +30,7 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
         "identity": config.identity(),
         "policy": policy_info,
         "protocol": get_protocol(config.env.protocol).to_dict(),
+        "scene": scene_provenance(config),
         "step_cap": config.step_cap(),
         "image_convention": IMAGE_CONVENTION,
         "cameras": CAMERAS,
@@ -50,6 +51,20 @@ def build_manifest(config: RunConfig, policy_info: dict[str, Any]) -> dict[str, 
         "platform": platform.platform(),
         "command": sys.argv,
     }
+
+
+def scene_provenance(config: RunConfig) -> dict[str, Any]:
+    """The scene rule and, for a fixture table, how that table was made (its source loop,
+    generator, package versions): a LIBERO run's fixtures come from it."""
+    from agra_bench.scenes.rules import get_scene_rule
+    from agra_bench.scenes.tables import provenance
+    from agra_bench.suites import LIBERO_SUITES
+
+    rule = get_scene_rule(get_protocol(config.env.protocol).scene)
+    found: dict[str, Any] = {"rule": rule.name, "description": rule.description}
+    if rule.table is not None and config.suite in LIBERO_SUITES:
+        found["fixture_table"] = provenance(rule.table, config.suite)
+    return found
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any], new_session: bool = True) -> None:

@@ -8,7 +8,20 @@ of constants scattered over the code. Each preset is named after its source:
   (pi0, pi0.5, OpenVLA-OFT) use: 10 settle steps with the gripper open, step caps spatial 220,
   object 280, goal 300, libero_10 520, libero_90 400 (examples/libero/main.py).
 - `libero`: LIBERO's own evaluation (libero/lifelong/metric.py and configs/eval/default.yaml):
-  5 settle steps of all-zero actions, then at most 600 steps for every suite.
+  5 settle steps of all-zero actions, the last one's observation first, then at most 600 steps
+  for every suite; 20 episodes per task (n_eval), init states 0-19.
+
+A protocol is also a *scene*: LIBERO's init states hold qpos and qvel but not where the
+fixtures (cabinets, stoves) stand, which each hard reset samples (agra_bench/scenes); and the
+*moment* of the first observation, which sets when robosuite's observables sample for the whole
+episode. `openpi` reproduces both as openpi's loop has them: fixtures from the table of its
+episode k (`scene="openpi"`), and the first observation is the one its last settle step returns
+(`first_observation="last_settle_step"`). `verify-protocol` checks it against the loop itself.
+
+`openpi_idseed` and `libero_idseed` keep the scene rule of agra-bench runs written before
+episode schema 5 (fixtures seeded by the init-state id, the first observation forced after
+settling): reports read such rows under these names, and new arms of an experiment run under
+that rule can still be paired with them.
 
 Run tables written before the presets were renamed say `libero` for what is now `openpi`;
 their manifests keep the numbers they ran with.
@@ -16,9 +29,10 @@ their manifests keep the numbers they ran with.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from agra_bench.errors import UsageError, unknown
+from agra_bench.scenes.rules import SCENE_RULES
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,11 @@ class Protocol:
         truncates the episode (`hit_step_cap`).
     episodes_per_task: the protocol's default episode count; episode k uses init state
         k mod num_init_states, independent of worker count or batching.
+    scene: where a LIBERO scene's fixtures stand (agra_bench/scenes/rules.py): a fixture table
+        of the source loop, or `init_state_seed` (the hard reset seeded by the init-state id).
+    first_observation: `last_settle_step` (what the last settle step returns, as openpi's and
+        LIBERO's loops hand the policy) or `forced` (a fresh observation after settling; it
+        shifts robosuite's sampling timers by one substep for the rest of the episode).
     """
 
     name: str
@@ -39,6 +58,8 @@ class Protocol:
     max_steps: dict[str, int]
     episodes_per_task: int
     control_freq_hz: int
+    scene: str = "init_state_seed"
+    first_observation: str = "forced"
     description: str = ""
     source: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -48,6 +69,10 @@ class Protocol:
             raise UsageError(f"settle_steps must be >= 0, got {self.settle_steps}")
         if len(self.settle_action) != 7:
             raise UsageError(f"settle_action must have 7 values, got {len(self.settle_action)}")
+        if self.scene not in SCENE_RULES:
+            raise unknown("scene rule", self.scene, SCENE_RULES)
+        if self.first_observation not in FIRST_OBSERVATIONS:
+            raise unknown("first observation", self.first_observation, FIRST_OBSERVATIONS)
         bad = {k: v for k, v in self.max_steps.items() if v <= 0}
         if bad:
             raise UsageError(f"max_steps must be positive, got {bad}")
@@ -60,6 +85,8 @@ class Protocol:
     def to_dict(self) -> dict:
         return asdict(self)
 
+
+FIRST_OBSERVATIONS = ("last_settle_step", "forced")
 
 ROBOSUITE_CAPS = {
     # robosuite has no official caps; these follow common robomimic-style horizons.
@@ -84,9 +111,13 @@ OPENPI_PROTOCOL = Protocol(
     },
     episodes_per_task=50,
     control_freq_hz=20,
-    description="openpi's LIBERO client: 50 fixed init states per task, 10 settle steps (gripper open), "
-    "per-suite step caps, 7-D delta-EEF actions at 20 Hz.",
-    source="openpi examples/libero/main.py (openpi-client 0.1.2)",
+    scene="openpi",
+    first_observation="last_settle_step",
+    description="openpi's LIBERO client: 50 fixed init states per task, fixtures where its episode k "
+    "has them, 10 settle steps (gripper open), the last one's observation first, per-suite step caps, "
+    "7-D delta-EEF actions at 20 Hz.",
+    source="openpi examples/libero/main.py at commit 04a8d0c9e0ef (its loop unchanged since 2025-02-03), "
+    "openpi-client 0.1.2",
     extra={"robosuite_init_states": "init state k = reset under numpy seed k"},
 )
 
@@ -101,15 +132,41 @@ LIBERO_PROTOCOL = Protocol(
         },
         **ROBOSUITE_CAPS,
     },
-    episodes_per_task=50,
+    episodes_per_task=20,
     control_freq_hz=20,
-    description="LIBERO's own evaluation: fixed init states, 5 settle steps of zero actions, "
-    "600-step cap for every suite.",
-    source="LIBERO libero/lifelong/metric.py, libero/configs/eval/default.yaml (max_steps 600)",
-    extra={"robosuite_init_states": "init state k = reset under numpy seed k"},
+    first_observation="last_settle_step",
+    description="LIBERO's own evaluation: init states 0-19, 5 settle steps of zero actions (the last "
+    "one's observation first), 600-step cap for every suite; fixtures seeded by the init-state id.",
+    source="LIBERO libero/lifelong/metric.py evaluate_one_task_success and libero/configs/eval/default.yaml "
+    "(n_eval 20, max_steps 600) at commit 4f0dd188960c",
+    extra={
+        "robosuite_init_states": "init state k = reset under numpy seed k",
+        "fixtures_not_reproducible": "metric.py never seeds its envs: where a reset puts the fixtures "
+        "depends on what the env process's generator held; agra-bench seeds them by the init-state id",
+    },
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (OPENPI_PROTOCOL, LIBERO_PROTOCOL)}
+
+def legacy(protocol: Protocol) -> Protocol:
+    """`protocol` under the scene rule of runs written before episode schema 5."""
+    return replace(
+        protocol,
+        name=f"{protocol.name}_idseed",
+        scene="init_state_seed",
+        first_observation="forced",
+        episodes_per_task=50,  # what both presets ran by default then
+        description=f"{protocol.name}'s caps and settle steps; fixtures seeded by the init-state id and "
+        "the first observation forced after settling: the scene rule of agra-bench runs before "
+        "episode schema 5 (the committed reference runs).",
+    )
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p for p in (OPENPI_PROTOCOL, LIBERO_PROTOCOL, legacy(OPENPI_PROTOCOL), legacy(LIBERO_PROTOCOL))
+}
+#: What rows of episode schema < 5 meant by a protocol name (reports read them so).
+LEGACY_NAMES = {"openpi": "openpi_idseed", "libero": "libero_idseed"}
+LEGACY_BEFORE_SCHEMA = 5
 DEFAULT_PROTOCOL = OPENPI_PROTOCOL.name
 
 

@@ -72,7 +72,9 @@ EPISODE_SCHEMA = pa.schema(
     ]
 )
 #: Columns added after schema version 1, with the value old rows get (v2: error_type, attempt,
-#: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity; v4: policy_server).
+#: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity; v4: policy_server;
+#: v5 adds no column: `openpi` and `libero` rows use their source's scene, report reads older
+#: rows under the names of the old rule, agra_bench.protocol.LEGACY_NAMES).
 ADDED_COLUMNS = {
     "error_type": None,
     "attempt": 1,

@@ -49,10 +49,15 @@ def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]
 def observation_digest(obs: dict[str, Any], instruction: bool = False) -> str:
     """SHA-1 of both camera images and proprio (and the instruction): a cheap fingerprint for
     reproducibility checks (`obs0_sha1`) and for the report's integrity check that a
-    perturbation reached what a policy sees (`obs0_input_sha1`, instruction included)."""
+    perturbation reached what a policy sees (`obs0_input_sha1`, instruction included).
+
+    Proprio is hashed as float32, as before the env gave it in float64 (episode schema 5): a
+    fingerprint then compares across versions, so that the integrity check still pairs a new
+    arm with the control arm of an older run."""
     digest = hashlib.sha1()
-    for key in ("agentview_rgb", "wrist_rgb", "proprio"):
+    for key in ("agentview_rgb", "wrist_rgb"):
         digest.update(np.ascontiguousarray(obs[key]).tobytes())
+    digest.update(np.ascontiguousarray(obs["proprio"], dtype=np.float32).tobytes())
     if instruction:
         digest.update(str(obs["instruction"]).encode())
     return digest.hexdigest()

@@ -6,7 +6,7 @@ observations for those slots; `act` returns an action chunk per slot:
 
     obs["agentview_rgb"]  uint8   (B, H, W, 3)
     obs["wrist_rgb"]      uint8   (B, H, W, 3)
-    obs["proprio"]        float32 (B, 8)
+    obs["proprio"]        float64 (B, 8)
     obs["instruction"]    list[str] of length B
     act(obs, slots)   ->  float32 (B, Ta, 7), Ta = spec.chunk_length, values in [-1, 1]
 

@@ -57,6 +57,9 @@ ARMS="none,distractor,texture,lighting,camera,background,object_color,noise"
 ROBOSUITE_ARMS="${ARMS/distractor,/}"
 ROBOSUITE_ARMS="${ROBOSUITE_ARMS/object_color,/}"
 OUT=${REFERENCE_OUT:-$REPO/results/reference}  # committed checkpoints, runs and report
+# The scene rule the committed runs and demos were made under (fixtures seeded by the init-state
+# id, MSAA off): every collect, run and diagnose keeps it, so that new arms pair with them.
+SCENE=(--protocol openpi_idseed --render-quality tuned)
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1
 BENCH="nice -n $NICE $PYTHON -m agra_bench"
 EXPORT="$PYTHON -m policies.wam.checkpoint"
@@ -72,10 +75,10 @@ stage() {  # stage NAME: run do_NAME and print its wall time
 collect_demos() {  # collect_demos SUITE NOISE OUT OPTIONS...: clean demos, then DART demos unless NOISE is 0
     local suite=$1 noise=$2 out=$3
     shift 3
-    $BENCH collect --suite "$suite" "$@" --image-size 64 --no-segmentation --workers "$WORKERS" \
+    $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --no-segmentation --workers "$WORKERS" \
         --no-progress --out "$out"
     if [ "$noise" != 0 ]; then
-        $BENCH collect --suite "$suite" "$@" --image-size 64 --no-segmentation --action-noise "$noise" \
+        $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --no-segmentation --action-noise "$noise" \
             --workers "$WORKERS" --no-progress --out "${out}_dart"
     fi
 }
@@ -168,7 +171,7 @@ run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS [EPISODES
     local episodes=()
     [ -n "${8:-}" ] && episodes=(--episodes "$8")
     echo "-- run $1 $2 seed $3, $6: $7 ${8:+($8 episodes per task)}"
-    $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" \
+    $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" "${SCENE[@]}" \
         --severity 3 --split "$6" "${episodes[@]}" --workers "$WORKERS" --no-progress --out "$OUT/runs"
 }
 
@@ -231,7 +234,7 @@ do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 epis
         case "$suite" in libero_object) tasks=$OBJECT_TASKS ;; libero_10) tasks=$TEN_TASKS ;; *) tasks=0 ;; esac
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
-        $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" \
+        $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" "${SCENE[@]}" \
             --tasks "$tasks" --episodes 2 --max-steps 120 --image-size 64 --out "$OUT/runs/diagnose-$policy-$suite-s$seed"
     done
 }

@@ -61,7 +61,7 @@ if [ $(( BUDGET_S - elapsed )) -ge "$CLEAN_ARM_S" ]; then
     for policy in wam agra; do
         timeout $(( BUDGET_S - elapsed )) "$PY" -m agra_bench run --policy "$policy" \
             --checkpoint "results/reference/checkpoints/$policy-libero_object-s$SEED" --suite libero_object \
-            --tasks 0,1 --perturb none --image-size 64 --no-progress --out /tmp/agra-gpu-clean-arm "${CLEAN_ARM[@]}" \
+            --tasks 0,1 --perturb none --image-size 64 --protocol openpi_idseed --render-quality tuned --no-progress --out /tmp/agra-gpu-clean-arm "${CLEAN_ARM[@]}" \
             2>&1 | tail -n 4 || echo "-- clean arm of $policy stopped at the budget"
         elapsed=$(( $(date +%s) - START ))
     done

@@ -33,7 +33,7 @@ def test_observation_contract_on_one_task_per_suite(suite):
         assert env.observation_space.contains(obs)
         assert obs["agentview_rgb"].shape == (IMAGE, IMAGE, 3) and obs["agentview_rgb"].dtype == np.uint8
         assert obs["wrist_rgb"].shape == (IMAGE, IMAGE, 3)
-        assert obs["proprio"].shape == (8,) and obs["proprio"].dtype == np.float32
+        assert obs["proprio"].shape == (8,) and obs["proprio"].dtype == np.float64
         assert obs["instruction"] == list_tasks(suite)[0].instruction
         assert info["init_state_id"] == 0 and info["success"] is False
         step = env.step(np.zeros(7, np.float32))

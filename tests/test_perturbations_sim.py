@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.ndimage import binary_erosion
 
 from agra_bench.envs import make_env
 from perturbations import parse_spec
@@ -77,7 +78,12 @@ def test_texture_and_colour_families_leave_task_objects_pixels_unchanged(env, fa
     assert mask.sum() > 50  # the task's objects are in view
     perturbed, _ = reset(env, family, seed=3, split=split)
     assert np.array_equal(relevant_pixels(env), mask)
-    assert np.array_equal(perturbed["agentview_rgb"][mask], clean["agentview_rgb"][mask])
+    # LIBERO's 4x MSAA (the default rendering) blends the pixels along an edge with what lies
+    # behind the object, which the perturbation may change, and the segmentation pass that made
+    # the mask is not multisampled: the objects' interior, two pixels in, must be untouched.
+    interior = binary_erosion(mask, iterations=2)
+    assert interior.sum() > 20
+    assert np.array_equal(perturbed["agentview_rgb"][interior], clean["agentview_rgb"][interior])
     assert not np.array_equal(perturbed["agentview_rgb"][~mask], clean["agentview_rgb"][~mask])
 
 

@@ -36,7 +36,7 @@ def test_rows_carry_their_condition(tmp_path):
         tmp_path, "--policy noop --suite robosuite_lift --episodes 1 --max-steps 2 --image-size 32"
     )
     row = df.iloc[0]
-    assert (row["image_size"], row["render_quality"]) == (32, "tuned") and pd.isna(row["checkpoint_sha1"])
+    assert (row["image_size"], row["render_quality"]) == (32, "standard") and pd.isna(row["checkpoint_sha1"])
     assert (row["protocol"], row["max_steps"], row["policy"]) == ("openpi", 2, "noop")
 
 

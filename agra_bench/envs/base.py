@@ -3,7 +3,8 @@
 Observation (dict):
     agentview_rgb  uint8  (H, W, 3)   third-person camera
     wrist_rgb      uint8  (H, W, 3)   eye-in-hand camera
-    proprio        float32 (8,)       eef position (3), eef axis-angle (3), gripper qpos (2)
+    proprio        float64 (8,)       eef position (3), eef axis-angle (3), gripper qpos (2), as
+                                      the simulator gives them (openpi's client sends these float64)
     instruction    str                the task's language instruction
 Action: Box(7) in [-1, 1]: delta EEF position (3), delta rotation (3), gripper (-1 open, +1 close).
 
@@ -38,6 +39,7 @@ from agra_bench.envs.physics import DEFAULT_PHYSICS, get_physics
 from agra_bench.envs.render_cache import RenderContextCache
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
 from agra_bench.protocol import DEFAULT_PROTOCOL, get_protocol
+from agra_bench.scenes.rules import get_scene_rule
 from agra_bench.suites import get_task
 from perturbations.base import NoPerturbation, Perturbation
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 IMAGE_CONVENTION = "rot180: robosuite's bottom-up render rotated 180 degrees (img[::-1, ::-1])"
 CAMERAS = {"agentview_rgb": "agentview", "wrist_rgb": "robot0_eye_in_hand"}
+CAMERA_OBSERVABLES = tuple(f"{camera}_image" for camera in CAMERAS.values())
 INSTRUCTION_CHARSET = string.printable
 PERTURB_STREAM = 0x5EED  # second entropy word of the perturbation generator
 
@@ -82,7 +85,7 @@ class SimTaskEnv(gym.Env, ABC):
         suite: str,
         task_id: int = 0,
         image_size: int = 128,
-        render_quality: str = "tuned",
+        render_quality: str = "standard",
         protocol: str = DEFAULT_PROTOCOL,
         max_steps: int | None = None,
         render_mode: str | None = None,
@@ -92,6 +95,7 @@ class SimTaskEnv(gym.Env, ABC):
         self.task = get_task(suite, task_id)
         self.physics = get_physics(physics)  # how a control step advances the simulator
         self.protocol = get_protocol(protocol)
+        self.scene_rule = get_scene_rule(self.protocol.scene)  # where fixtures stand (LIBERO)
         self.quality = get_render_quality(render_quality)
         if image_size < 8:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
@@ -106,7 +110,7 @@ class SimTaskEnv(gym.Env, ABC):
             {
                 "agentview_rgb": image,
                 "wrist_rgb": image,
-                "proprio": spaces.Box(-np.inf, np.inf, (8,), np.float32),
+                "proprio": spaces.Box(-np.inf, np.inf, (8,), np.float64),
                 "instruction": spaces.Text(max_length=512, charset=INSTRUCTION_CHARSET),
             }
         )
@@ -174,23 +178,34 @@ class SimTaskEnv(gym.Env, ABC):
         # Nobody sees the frames of the reset and settle steps; rendering them cost ~1.3 s
         # per reset on CPU. Cameras are switched off until the scene has settled.
         self._set_cameras_enabled(False)
+        settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
+        # The source loops hand the policy what their last settle step returned: that step runs
+        # with the cameras on, after the perturbation's settled() edit.
+        last_step_observes = (
+            self.protocol.first_observation == "last_settle_step" and self.protocol.settle_steps > 0
+        )
+        raw = None
         try:
             self._restore_init_state(self.init_state_id)
             self._geom_cache = {}  # the hard reset rebuilt the model: ids may have moved
             apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
             runtime_params = self.perturbation.apply(self, self._perturb_rng)
             self.perturb_params = merge_params(self._xml_params, runtime_params)
-            settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
-            for _ in range(self.protocol.settle_steps):
+            for _ in range(self.protocol.settle_steps - int(last_step_observes)):
                 self.physics.step(self._sim_env, settle)
             settled_params = self.perturbation.settled(self, self._perturb_rng)
             self.perturb_params = merge_params(self.perturb_params, settled_params)
+            if last_step_observes:
+                self._set_cameras_enabled(self.render_images)
+                self._share_sampling_clock()
+                self._start_observing()
+                raw = self.physics.step(self._sim_env, settle)
         finally:
-            self._set_cameras_enabled(self.render_images)
-        self.render_keys = frozenset(CAMERAS)  # the first observation shows every camera
-        if self.render_images:
-            self._gates = install_gates(self._sim_env, CAMERAS, lambda: self.render_keys, self.image_size)
-        raw = self._sim_env._get_observations(force_update=True)
+            if raw is None:
+                self._set_cameras_enabled(self.render_images)
+        if raw is None:  # `forced`: a fresh observation after settling
+            self._start_observing()
+            raw = self._sim_env._get_observations(force_update=True)
         self.steps = 0
         obs = self._observation(raw)
         success = self._check_success()
@@ -201,6 +216,27 @@ class SimTaskEnv(gym.Env, ABC):
             "perturb_params": self.perturb_params,
         }
         return obs, info
+
+    def _share_sampling_clock(self) -> None:
+        """Put the cameras on the sampling clock of the other observables.
+
+        Switching a camera observable off and on resets its sampling timer (robosuite's
+        `set_enabled`); the proprio observables were never switched, so their timer is the one
+        the source loop's cameras have too (it never switches them). Copying it makes the
+        cameras sample at the substep where the source loop samples them."""
+        observables = self._sim_env._observables
+        clock = next(o for name, o in observables.items() if name not in CAMERA_OBSERVABLES)
+        for name in CAMERA_OBSERVABLES:
+            camera = observables[name]
+            camera._time_since_last_sample = clock._time_since_last_sample
+            camera._sampled = clock._sampled
+            camera._current_delay = clock._current_delay
+
+    def _start_observing(self) -> None:
+        """Every camera wanted at the first observation; gates in front of the cameras."""
+        self.render_keys = frozenset(CAMERAS)
+        if self.render_images:
+            self._gates = install_gates(self._sim_env, CAMERAS, lambda: self.render_keys, self.image_size)
 
     def step(self, action):
         if self._sim_env is None:
@@ -244,7 +280,7 @@ class SimTaskEnv(gym.Env, ABC):
                 obs[key] = np.ascontiguousarray(raw[f"{camera}_image"][::-1, ::-1])
         obs["proprio"] = np.concatenate(
             [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
-        ).astype(np.float32)
+        ).astype(np.float64)
         obs["instruction"] = self.task.instruction
         obs = self.perturbation.transform_observation(obs, self._perturb_rng, self.steps)
         self._last_obs, self._last_raw = obs, raw

@@ -141,11 +141,13 @@ class LiberoEnv(SimTaskEnv):
     def _restore_init_state(self, init_state_id: int) -> dict[str, Any]:
         # A hard reset re-samples fixture placements (body_pos of static objects, which the
         # init state does not contain) from numpy's global generator; seeding it with the init
-        # state id makes init state k the same scene whatever ran before in this process.
+        # state id makes init state k the same scene whatever ran before in this process, and
+        # the protocol's scene rule then puts the fixtures where its source loop has them.
         # LIBERO also appends its object-property samplers on every hard reset without ever
         # clearing them, so each reset draws more numbers before placing fixtures; clearing
         # the list makes every reset behave like the first one.
         self._sim_env.object_property_initializers.clear()
         with seeded_numpy_global(init_state_id):
             self._libero_wrapper.reset()
+        self.scene_rule.place_fixtures(self.sim, self.task.suite, self.task.task_id, init_state_id)
         return self._libero_wrapper.set_init_state(self.init_states()[init_state_id])

@@ -37,11 +37,13 @@ class EnvSettings:
         },
     )  # `run` leaves it to the checkpoint when not given (config.py)
     render_quality: str = field(
-        default="tuned", metadata={"help": "standard, tuned or fast"}
+        default="standard", metadata={"help": "standard (LIBERO's: 4x MSAA; default), tuned or fast"}
     )  # envs/rendering.py
     protocol: str = field(
         default=DEFAULT_PROTOCOL,
-        metadata={"help": "openpi (default) or libero; see: agra-bench list protocols"},
+        metadata={
+            "help": "openpi (default), libero, openpi_idseed, libero_idseed; see: agra-bench list protocols"
+        },
     )  # settle steps and step caps (protocol.py)
     max_steps: int | None = field(default=None, metadata={"help": "step cap override [protocol's cap]"})
     physics: str = field(

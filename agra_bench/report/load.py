@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import EPISODE_IDENTITY, UNKNOWN_CONDITION
+from agra_bench.protocol import LEGACY_BEFORE_SCHEMA, LEGACY_NAMES
 from agra_bench.records import (
     ADDED_COLUMNS,
     EPISODE_SCHEMA,
@@ -154,6 +155,23 @@ def precision_mix_notes(runs: pd.DataFrame) -> list[str]:
     return notes
 
 
+def setting_mix_notes(episodes: pd.DataFrame) -> list[str]:
+    """A note for each suite whose rows mix render qualities or scene rules (protocols): its
+    tables and comparisons then set policies side by side that saw different pixels or scenes
+    (MSAA changes every edge; fixtures stand elsewhere under another scene rule)."""
+    notes = []
+    for suite, group in episodes.groupby("suite", sort=True):
+        for column, what in (("render_quality", "render qualities"), ("protocol", "protocols")):
+            values = group.groupby(column)["policy"].agg(lambda p: ", ".join(sorted(set(p))))
+            if len(values) > 1:
+                parts = "; ".join(f"{value}: {policies}" for value, policies in values.items())
+                notes.append(
+                    f"{suite}: runs of {len(values)} {what} ({parts}); compare policies under one "
+                    f"(tables keep them apart, but a reader may not)"
+                )
+    return notes
+
+
 UNKNOWN_TRAIN_SEED = -1
 
 
@@ -234,6 +252,7 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
     by_path = (episodes["checkpoint_sha1"] == "") & (episodes["checkpoint"] != "")
     episodes.loc[by_path, "checkpoint_sha1"] = "path:" + episodes.loc[by_path, "checkpoint"]
     episodes["error"] = episodes["error"].fillna("")
+    episodes["protocol"] = current_protocol_names(episodes)
     # The control arm has no severity; runs written before it was recorded as 0 carry --severity.
     episodes.loc[episodes["perturbation"] == "none", "severity"] = 0
     before = len(episodes)
@@ -253,7 +272,17 @@ def load_runs(dirs: list[Path], errors_as_failures: bool = False) -> LoadResult:
     episodes["policy_label"] = policy_labels(episodes)
     notes += data_mismatch_notes(episodes)
     notes += precision_mix_notes(episodes.drop_duplicates("run_id"))
+    notes += setting_mix_notes(episodes)
     return LoadResult(episodes.reset_index(drop=True), runs, notes)
+
+
+def current_protocol_names(episodes: pd.DataFrame) -> pd.Series:
+    """Rows of episode schema < 5 ran under the scene rule that is now `openpi_idseed` (and
+    `libero_idseed`): they are read under those names, so that they are never pooled with runs of
+    the exact openpi scene, and so that new runs under the old rule pair with them."""
+    versions = pd.to_numeric(episodes.get("schema_version"), errors="coerce").fillna(1)
+    old = versions < LEGACY_BEFORE_SCHEMA
+    return episodes["protocol"].where(~old, episodes["protocol"].replace(LEGACY_NAMES))
 
 
 def policy_labels(episodes: pd.DataFrame) -> pd.Series:

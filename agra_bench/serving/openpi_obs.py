@@ -4,12 +4,13 @@ openpi's LIBERO client (examples/libero/main.py, matched against openpi-client 0
 
     observation/image        uint8 (224, 224, 3)   agentview, rendered at 256, rotated 180 deg,
     observation/wrist_image  uint8 (224, 224, 3)   eye-in-hand, same   resized with zero padding
-    observation/state        float (8,)            eef position, axis-angle, gripper qpos (2)
+    observation/state        float64 (8,)          eef position, axis-angle, gripper qpos (2)
     prompt                   str                   the task's instruction
 
 Our frames are already rotated 180 degrees (the benchmark's image convention, recorded in every
-manifest), so they only need the resize-with-padding; `observation/state` is our `proprio`. To
-match openpi's own numbers, run with `--image-size 256` (openpi renders at 256 and resizes).
+manifest), so they only need the resize-with-padding; `observation/state` is our `proprio`
+(float64, as the example sends it). To match openpi's own numbers, run with `--image-size 256`
+(openpi renders at 256 and resizes); `agra-bench verify-protocol` checks the request.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def from_request(request: dict) -> dict:
                 raise ValueError(f"{theirs} must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
             obs[ours] = image[None]
     if STATE in request:
-        state = np.asarray(request[STATE], dtype=np.float32).reshape(-1)
+        state = np.asarray(request[STATE], dtype=np.float64).reshape(-1)  # as our env gives proprio
         if state.shape != (8,):
             raise ValueError(f"{STATE} must hold 8 values, got {state.shape}")
         obs["proprio"] = state[None]
