@@ -18,6 +18,9 @@ episode. `openpi` reproduces both as openpi's loop has them: fixtures from the t
 episode k (`scene="openpi"`), and the first observation is the one its last settle step returns
 (`first_observation="last_settle_step"`). `verify-protocol` checks it against the loop itself.
 
+- `lerobot`: lerobot-eval's LIBERO env (src/lerobot/envs/libero.py): openpi's settle steps and
+  caps, but libero_spatial 280.
+
 `openpi_idseed` and `libero_idseed` keep the scene rule of agra-bench runs written before
 episode schema 5 (fixtures seeded by the init-state id, the first observation forced after
 settling): reports read such rows under these names, and new arms of an experiment run under
@@ -147,6 +150,33 @@ LIBERO_PROTOCOL = Protocol(
 )
 
 
+LEROBOT_PROTOCOL = Protocol(
+    name="lerobot",
+    settle_steps=10,
+    settle_action=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0),
+    max_steps={
+        "libero_spatial": 280,
+        "libero_object": 280,
+        "libero_goal": 300,
+        "libero_10": 520,
+        "libero_90": 400,
+        **ROBOSUITE_CAPS,
+    },
+    episodes_per_task=50,
+    control_freq_hz=20,
+    first_observation="last_settle_step",
+    description="lerobot-eval's LIBERO env: init state k, 10 settle steps (gripper open), the last one's "
+    "observation first, caps as openpi's but libero_spatial 280; fixtures seeded by the init-state id.",
+    source="lerobot src/lerobot/envs/libero.py LiberoEnv.reset at commit 0b2d0d3d3006",
+    extra={
+        "robosuite_init_states": "init state k = reset under numpy seed k",
+        "fixtures_not_reproducible": "LiberoEnv.reset seeds numpy with the episode's seed, but a sub-env's "
+        "fixtures also depend on how many hard resets it made before (LIBERO's sampler list grows) and "
+        "step() resets unseeded after every success: they follow the policy's history",
+    },
+)
+
+
 def legacy(protocol: Protocol) -> Protocol:
     """`protocol` under the scene rule of runs written before episode schema 5."""
     return replace(
@@ -162,7 +192,14 @@ def legacy(protocol: Protocol) -> Protocol:
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    p.name: p for p in (OPENPI_PROTOCOL, LIBERO_PROTOCOL, legacy(OPENPI_PROTOCOL), legacy(LIBERO_PROTOCOL))
+    p.name: p
+    for p in (
+        OPENPI_PROTOCOL,
+        LIBERO_PROTOCOL,
+        LEROBOT_PROTOCOL,
+        legacy(OPENPI_PROTOCOL),
+        legacy(LIBERO_PROTOCOL),
+    )
 }
 #: What rows of episode schema < 5 meant by a protocol name (reports read them so).
 LEGACY_NAMES = {"openpi": "openpi_idseed", "libero": "libero_idseed"}

@@ -42,16 +42,19 @@ def test_openpi_protocol_is_openpi_loop_scene_for_scene(suite):
     assert failed(checks) == [] and all(c.identical for c in checks) and passed(checks)
 
 
-def test_libero_protocol_is_libero_loop_downstream_of_its_unseeded_fixtures():
-    """LIBERO's metric.py never seeds its envs, so fixtures are `n/a` (its loop gets ours);
-    state, images, proprio and the rollout must be identical, and the old rule must fail."""
+@pytest.mark.parametrize("protocol", ["libero", "lerobot"])
+def test_libero_and_lerobot_protocols_are_their_loops_downstream_of_the_fixtures(protocol):
+    """LIBERO's metric.py never seeds its envs and lerobot's fixtures follow each sub-env's
+    history, so fixtures are `n/a` (their loops get ours); state, images, proprio and the
+    rollout must be identical, and the old rule must fail."""
     job = VerifyJob(suite="libero_goal", tasks="2", episodes="0,5", **SMALL)
-    checks = verify(job, EnvSettings(image_size=job.image_size, protocol="libero"))
+    checks = verify(job, EnvSettings(image_size=job.image_size, protocol=protocol))
     not_compared = {c.part for c in checks if c.identical is None}
     assert not_compared == {"fixtures", "request"} and failed(checks) == [] and passed(checks)
-    old = verify(job, EnvSettings(image_size=job.image_size, protocol="libero_idseed"))
-    assert {c.part for c in old if c.identical is False} >= {"images", "proprio", "rollout"}
-    assert not passed(old)
+    if protocol == "libero":
+        old = verify(job, EnvSettings(image_size=job.image_size, protocol="libero_idseed"))
+        assert {c.part for c in old if c.identical is False} >= {"images", "proprio", "rollout"}
+        assert not passed(old)
 
 
 def test_a_wrong_seed_in_the_source_loop_fails_verification():

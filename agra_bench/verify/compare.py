@@ -13,9 +13,10 @@ Parts, per task and init state k (the source's episode k):
 Our env visits the episodes in reverse order, so that a scene depending on what ran before
 (order, worker, resume) shows up as a difference.
 
-Against LIBERO's loop (metric.py), fixtures are not compared: that loop never seeds its envs, so
-its fixture placements are not reproducible by anyone; it is given ours (reference_loop.py), and
-everything downstream is compared. It sends no openpi request either. Such parts are `n/a`
+Against LIBERO's loop (metric.py) and lerobot's, fixtures are not compared: LIBERO's never seeds
+its envs, and lerobot's placements follow each sub-env's history, so neither is reproducible by
+anyone; they are given ours (reference_loop.py), and everything downstream is compared. They
+send no openpi request either. Such parts are `n/a`
 (`identical` None) and do not count.
 """
 
@@ -54,6 +55,11 @@ NOT_COMPARED = {
         "fixtures": "n/a: LIBERO's metric.py never seeds its envs, so its fixture placements are not "
         "reproducible; its loop was given ours",
         "request": "n/a: LIBERO's loop sends no openpi request",
+    },
+    "lerobot": {
+        "fixtures": "n/a: a lerobot sub-env's fixtures follow its history (earlier resets, an unseeded "
+        "reset after each success), not the episode alone; its loop was given ours",
+        "request": "n/a: lerobot's loop sends no openpi request",
     },
 }
 

@@ -16,6 +16,7 @@ VERIFIABLE = {
     "openpi_idseed": ("openpi", "openpi examples/libero/main.py"),
     "libero": ("libero", "LIBERO libero/lifelong/metric.py evaluate_one_task_success"),
     "libero_idseed": ("libero", "LIBERO libero/lifelong/metric.py evaluate_one_task_success"),
+    "lerobot": ("lerobot", "lerobot src/lerobot/envs/libero.py LiberoEnv.reset"),
 }
 MAX_EPISODE = 49  # the source loops run init states 0..49
 

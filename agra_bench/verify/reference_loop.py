@@ -18,6 +18,11 @@ against itself.
   takes the fixture poses our env used (FIXTURES in the request) and sets them after its reset,
   so that everything downstream of the fixtures can be compared.
 
+- `lerobot` (src/lerobot/envs/libero.py, `LiberoEnv.reset`): `env.seed(seed)`, `env.reset()`,
+  `env.set_init_state(init[k])`, 10 steps of `[0]*6 + [-1]`; the first observation is what the last
+  one returns. Its fixtures follow the sub-env's history (its earlier resets grow LIBERO's sampler
+  list, and it resets unseeded after every success), so this loop too is given ours.
+
 After the settle steps of a recorded episode, STEPS fixed actions (uniform in [-1, 1], from
 ACTION_SEED) are executed and each step's observation recorded too. Recorded per episode k and
 step i (i = 0: the first observation), under `e{k}/s{i}/...`: the model's body poses (i = 0),
@@ -94,11 +99,24 @@ def openpi_loop(request: dict) -> dict:
 
 
 def libero_loop(request: dict) -> dict:
+    return _given_fixtures_loop(request, settle_steps=5, settle_action=[0.0] * 7, seeded=False)
+
+
+def lerobot_loop(request: dict) -> dict:
+    return _given_fixtures_loop(request, settle_steps=10, settle_action=[0.0] * 6 + [-1.0], seeded=True)
+
+
+def _given_fixtures_loop(request: dict, settle_steps: int, settle_action: list[float], seeded: bool) -> dict:
+    """A loop whose fixture placements cannot be reproduced: reset (seeded with the episode index
+    where the source seeds), put our fixtures where the reset put its own, restore the init state,
+    settle; the last settle step's observation is the first one."""
     make, task, initial_states = _task_env(request)
     env = make()
     arrays: dict = {"language": np.array(task.language)}
     try:
         for k in request["episodes"]:
+            if seeded:
+                env.seed(k)
             env.reset()
             model = env.env.sim.model
             for body, pose in request["fixtures"][str(k)].items():
@@ -106,15 +124,15 @@ def libero_loop(request: dict) -> dict:
                 model.body_pos[index] = pose[:3]
                 model.body_quat[index] = pose[3:]
             obs = env.set_init_state(initial_states[k])
-            for _ in range(5):
-                obs, _, _, _ = env.step(np.zeros(7))
+            for _ in range(settle_steps):
+                obs, _, _, _ = env.step(settle_action)
             _rollout(arrays, k, env, obs, request)
     finally:
         env.close()
     return arrays
 
 
-LOOPS = {"openpi": openpi_loop, "libero": libero_loop}
+LOOPS = {"openpi": openpi_loop, "libero": libero_loop, "lerobot": lerobot_loop}
 
 
 def main(argv: list[str]) -> int:
