@@ -152,16 +152,9 @@ LIBERO_PROTOCOL = Protocol(
 
 LEROBOT_PROTOCOL = Protocol(
     name="lerobot",
-    settle_steps=10,
-    settle_action=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0),
-    max_steps={
-        "libero_spatial": 280,
-        "libero_object": 280,
-        "libero_goal": 300,
-        "libero_10": 520,
-        "libero_90": 400,
-        **ROBOSUITE_CAPS,
-    },
+    settle_steps=OPENPI_PROTOCOL.settle_steps,
+    settle_action=OPENPI_PROTOCOL.settle_action,
+    max_steps={**OPENPI_PROTOCOL.max_steps, "libero_spatial": 280},
     episodes_per_task=50,
     control_freq_hz=20,
     first_observation="last_settle_step",
