@@ -106,6 +106,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_parquet(path: Path, table: pa.Table, **options: Any) -> None:
+    """Write `table` as Parquet (pyarrow `write_table` options) atomically."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **options)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
@@ -248,9 +255,7 @@ class EpisodeStore:
         if self._journal_open():
             self._journal.close()
             self._journal = None
-        sink = pa.BufferOutputStream()
-        pq.write_table(rows_to_table(list(self.rows.values())), sink)
-        atomic_write_bytes(self.path, sink.getvalue().to_pybytes())
+        atomic_write_parquet(self.path, rows_to_table(list(self.rows.values())))
         self.journal_path.unlink(missing_ok=True)
 
     def _journal_open(self) -> bool:

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from agra_bench.records import atomic_write_bytes
+from agra_bench.records import atomic_write_parquet
+from agra_bench.scenes.rules import body_poses
 from agra_bench.scenes.tables import POSE_COLUMNS, TABLE_DIR, table_path, to_table
 from agra_bench.suites import LIBERO_SUITES, libero_benchmark
 from agra_bench.versions import check_libero_stack, installed_version
@@ -57,13 +58,8 @@ def task_env(suite: str, task_id: int):
 
 def fixture_pose_rows(env) -> list[tuple[str, np.ndarray]]:
     """(fixture root body, pose) of every fixture, as the model holds them now."""
-    model = env.env.sim.model
-    rows = []
-    for fixture in env.env.fixtures_dict.values():
-        body = model.body_name2id(fixture.root_body)
-        pose = np.concatenate([model.body_pos[body], model.body_quat[body]]).astype(np.float64)
-        rows.append((fixture.root_body, pose))
-    return rows
+    bodies = [fixture.root_body for fixture in env.env.fixtures_dict.values()]
+    return list(body_poses(env.env.sim, bodies).items())
 
 
 def openpi_resets(suite: str, task_id: int) -> Iterator[tuple[int, object]]:
@@ -119,8 +115,7 @@ def generate(rule: str, suite: str, task_ids: list[int], work: Path, out_dir: Pa
         if part.exists():
             continue
         table = to_table(task_rows(rule, suite, task_id), provenance(rule, suite))
-        sink = pa_buffer(table)
-        atomic_write_bytes(part, sink)
+        atomic_write_parquet(part, table, compression="zstd")
         print(f"{rule} {suite} task {task_id}: {table.num_rows} rows", flush=True)
     n_tasks = libero_benchmark(suite).n_tasks
     done = sorted(parts.glob("task_*.parquet"))
@@ -129,17 +124,11 @@ def generate(rule: str, suite: str, task_ids: list[int], work: Path, out_dir: Pa
         return False
     rows = [row for path in done for row in pq.read_table(path).to_pylist()]
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(table_path(rule, suite, out_dir), pa_buffer(to_table(rows, provenance(rule, suite))))
+    atomic_write_parquet(
+        table_path(rule, suite, out_dir), to_table(rows, provenance(rule, suite)), compression="zstd"
+    )
     print(f"wrote {table_path(rule, suite, out_dir)} ({len(rows)} rows)", flush=True)
     return True
-
-
-def pa_buffer(table) -> bytes:
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,8 +60,12 @@ def get_scene_rule(name: str) -> SceneRule:
     return SCENE_RULES[name]
 
 
-def fixture_pose_array(sim, bodies: list[str]) -> np.ndarray:
-    """(n, 7) poses of `bodies` in `sim`'s model: what verify-protocol compares."""
+def body_poses(sim, bodies) -> dict[str, np.ndarray]:
+    """Body name -> (x, y, z, qw, qx, qy, qz) in `sim`'s model, float64: what the fixture tables
+    record and what verify-protocol hands a source loop that cannot place fixtures itself."""
     model = sim.model
-    ids = [model.body_name2id(b) for b in bodies]
-    return np.concatenate([model.body_pos[ids], model.body_quat[ids]], axis=1)
+    poses = {}
+    for body in bodies:
+        index = model.body_name2id(body)
+        poses[body] = np.concatenate([model.body_pos[index], model.body_quat[index]]).astype(np.float64)
+    return poses

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from agra_bench.envs.settings import EnvSettings
+from agra_bench.scenes.rules import body_poses
 from agra_bench.verify.job import VerifyJob, source_loop
 from agra_bench.verify.reference_loop import fixed_actions
 
@@ -127,10 +128,7 @@ def our_records(job: VerifyJob, env_settings: EnvSettings, task_id: int) -> dict
             records[f"e{k}/s0/body_pos"] = np.array(model.body_pos)
             records[f"e{k}/s0/body_quat"] = np.array(model.body_quat)
             bodies = [env.scene_objects()[name] for name in sorted(env.fixture_names())]
-            records["fixtures"][str(k)] = {
-                body: np.concatenate([model.body_pos[i], model.body_quat[i]]).tolist()
-                for body, i in ((b, model.body_name2id(b)) for b in bodies)
-            }
+            records["fixtures"][str(k)] = {b: p.tolist() for b, p in body_poses(env.sim, bodies).items()}
             record(f"e{k}/s0", obs)
             for i, action in enumerate(fixed_actions(job.action_seed, job.steps), start=1):
                 obs, *_ = env.step(action)  # every camera stays wanted (the default render keys)
