@@ -31,7 +31,8 @@ COMMANDS = [
     "--policy scripted --suite robosuite_lift --episodes 2 --max-steps 80 --perturb none,texture"
     " --image-size 32",
     "--policy random --suite libero_spatial --tasks 0 --episodes 2 --max-steps 10"
-    " --perturb none,robot_init,noise --workers 2 --image-size 32",
+    " --perturb none,robot_init,noise,background,object_color,language,lighting+noise --workers 2"
+    " --image-size 32",
 ]
 COMPARED = ["success", "steps", "obs0_sha1", "perturb_params"]
 JOIN = ["suite", "task_id", "episode", "perturbation"]

@@ -1,18 +1,20 @@
 """`background`: tint the wall and floor materials with a colour from the pool.
 
-The texture stays; its material colour is blended towards the tint with strength 0.18·s
-(s=5: 0.9), so severity 1 is a faint cast and severity 5 a strongly coloured room. Table, objects
+The texture stays; its material colour is blended towards the tint with `tint_strength`
+(MAGNITUDES), so severity 1 is a faint cast and severity 5 a strongly coloured room. Table, objects
 and robot are untouched. ID and OOD tints are disjoint colour pools.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import mujoco
 import numpy as np
 
 from perturbations.base import Perturbation
+from perturbations.magnitude import Scaled
 from perturbations.registry import register_family
 from perturbations.scene import COLOURS, name_to_id, raw_model, rounded, split_pool
 
@@ -32,17 +34,19 @@ class Background(Perturbation):
     family = "background"
     description = "wall and floor colour tint"
 
+    MAGNITUDES = {"tint_strength": Scaled(0.18)}
+
     @classmethod
     def ranges(cls, severity: int) -> dict[str, Any]:
-        return {"tint_strength": round(0.18 * severity, 2), "surfaces": list(SURFACES)}
+        return {**super().ranges(severity), "surfaces": list(SURFACES)}
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
         return split_pool(list(COLOURS), "background")
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         model = raw_model(env)
-        strength = 0.18 * self.severity
+        strength = self.magnitude("tint_strength")
         applied = {}
         for surface, candidates in SURFACES.items():
             material = find_material(model, candidates)

@@ -6,22 +6,29 @@ rebuilt from unedited XML, so no edit outlives its episode) the env calls, in or
   apply(env, rng)              runtime model edits after the init state is restored
   settled(env, rng)            edits that need the settled scene (after the settle steps;
                                LIBERO's init states hold objects a few cm above the table)
-and `transform_observation(obs, rng)` runs on every observation.
+and `transform_observation(obs, rng, step, applied)` runs on every observation.
 `rng` is seeded from the episode seed, so the same key always yields the same values. The
 edit methods return the exact values they applied (JSON-serialisable): the row's `perturb_params`.
+Those values are also the episode's state: every later hook gets the values the earlier ones
+returned (`applied`), and reads what it needs there, so a family instance holds no per-episode
+state and one instance can serve any episode.
 
-Every family documents its parameter ranges per severity in `ranges(severity)` and defines
-disjoint ID and OOD variant pools, so that "OOD" means never seen in training data.
+Every family states how strong it is per severity in one table, `MAGNITUDES`
+(`perturbations.magnitude`): the sampling reads it (`self.magnitude(name)`), and so do the
+documented ranges (`ranges(severity)`). It defines disjoint ID and OOD variant pools, so that
+"OOD" means never seen in training data.
 """
 
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from agra_bench.errors import UsageError
+from perturbations.magnitude import Magnitude
 
 SEVERITIES = (1, 2, 3, 4, 5)
 SPLITS = ("id", "ood")
@@ -32,6 +39,8 @@ class Perturbation(ABC):
     description: ClassVar[str] = ""
     #: The suite kinds (`agra_bench.suites.suite_kind`) whose scenes this family can edit.
     suite_kinds: ClassVar[tuple[str, ...]] = ("libero", "robosuite")
+    #: How strong the change is at each severity (the one home of the family's coefficients).
+    MAGNITUDES: ClassVar[dict[str, Magnitude]] = {}
 
     def __init__(self, severity: int = 3, split: str = "id") -> None:
         if severity not in SEVERITIES:
@@ -54,8 +63,13 @@ class Perturbation(ABC):
 
     @classmethod
     def ranges(cls, severity: int) -> dict[str, Any]:
-        """Human-readable parameter ranges at `severity` (shown by `agra-bench list perturbations`)."""
-        return {}
+        """Human-readable parameter ranges at `severity` (shown by `agra-bench list perturbations`):
+        the magnitude table's entries; families add what is not a magnitude."""
+        return {name: magnitude.describe(severity) for name, magnitude in cls.MAGNITUDES.items()}
+
+    def magnitude(self, name: str) -> Any:
+        """The value (Scaled) or (low, high) band (Band) of MAGNITUDES[name] at this severity."""
+        return self.MAGNITUDES[name].at(self.severity)
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
@@ -69,20 +83,23 @@ class Perturbation(ABC):
         """Edit the scene XML (an ElementTree root) before it is compiled; return values applied."""
         return {}
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
-        """Edit the compiled simulator after the init state is restored; return values applied."""
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
+        """Edit the compiled simulator after the init state is restored; return values applied.
+        `applied`: what edit_xml returned this episode."""
         return {}
 
-    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
-        """Edit the simulator after the settle steps; return values applied."""
+    def settled(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
+        """Edit the simulator after the settle steps; return values applied. `applied`: what
+        edit_xml and apply returned this episode."""
         return {}
 
     def transform_observation(
-        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int, applied: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Edit the observation of env step `step` (0 = reset). Image keys not rendered at that
-        step are absent; per-step randomness must derive from `step`, not from call order, so
-        a frame gets the same values whichever other steps were rendered."""
+        """Edit the observation of env step `step` (0 = reset); `applied`: the episode's values
+        so far. Image keys not rendered at that step are absent; per-step randomness must derive
+        from `step`, not from call order, so a frame gets the same values whichever other steps
+        were rendered."""
         return obs
 
 
@@ -112,17 +129,23 @@ class Composite(Perturbation):
         children = rng.spawn(len(self.parts))
         return {p.family: p.edit_xml(root, r, env) for p, r in zip(self.parts, children, strict=True)}
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         children = rng.spawn(len(self.parts))
-        return {p.family: p.apply(env, r) for p, r in zip(self.parts, children, strict=True)}
+        return {
+            p.family: p.apply(env, r, applied.get(p.family, {}))
+            for p, r in zip(self.parts, children, strict=True)
+        }
 
-    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def settled(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         children = rng.spawn(len(self.parts))
-        return {p.family: p.settled(env, r) for p, r in zip(self.parts, children, strict=True)}
+        return {
+            p.family: p.settled(env, r, applied.get(p.family, {}))
+            for p, r in zip(self.parts, children, strict=True)
+        }
 
     def transform_observation(
-        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int, applied: Mapping[str, Any]
     ) -> dict[str, Any]:
         for part in self.parts:
-            obs = part.transform_observation(obs, rng, step)
+            obs = part.transform_observation(obs, rng, step, applied.get(part.family, {}))
         return obs

@@ -1,20 +1,22 @@
 """`camera`: move the third-person (agentview) camera on a sphere around the workspace.
 
 The camera orbits the point where its optical axis meets the workspace plane (the height of
-the task's objects), keeps looking at it, and keeps its roll level. Severity s: azimuth
-U(0.5, 1)·3·s degrees, elevation ± U(0.5, 1)·2·s degrees, distance × (1 ± U(0.5, 1)·0.03·s),
-field of view ± U(0.5, 1)·1·s degrees. ID and OOD use opposite azimuth arcs: ID orbits to one
-side (negative azimuth), OOD to the other (positive), so OOD viewpoints are never in ID data.
+the task's objects), keeps looking at it, and keeps its roll level. ID and OOD use opposite
+azimuth arcs: ID orbits to one side (negative azimuth), OOD to the other (positive), so OOD
+viewpoints are never in ID data. How far it moves per severity: MAGNITUDES (azimuth,
+elevation, relative distance, field of view).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import mujoco
 import numpy as np
 
 from perturbations.base import Perturbation
+from perturbations.magnitude import Band
 from perturbations.registry import register_family
 from perturbations.scene import name_to_id, raw_data, raw_model, rounded, uniform_band
 
@@ -43,36 +45,32 @@ class Camera(Perturbation):
         "third-person camera moved on a sphere around the workspace (azimuth, elevation, distance, fov)"
     )
 
-    @classmethod
-    def ranges(cls, severity: int) -> dict[str, Any]:
-        s = severity
-        return {
-            "azimuth_deg": f"[{1.5 * s:.1f}, {3 * s:.1f}] (id: left arc, ood: right arc)",
-            "elevation_deg": f"± [{1.0 * s:.1f}, {2 * s:.1f}]",
-            "distance_factor": f"1 ± [{0.015 * s:.3f}, {0.03 * s:.3f}]",
-            "fovy_deg": f"± [{0.5 * s:.1f}, {s:.1f}]",
-        }
+    MAGNITUDES = {
+        "azimuth_deg": Band(1.5, 3, signed=False),  # id: the left arc, ood: the right one
+        "elevation_deg": Band(1.0, 2),
+        "distance_change": Band(0.015, 0.03),  # relative
+        "fovy_deg": Band(0.5, 1.0),
+    }
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
         return {"id": ["azimuth<0"], "ood": ["azimuth>0"]}
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         model, data = raw_model(env), raw_data(env)
         cam = name_to_id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
-        s = self.severity
         mujoco.mj_forward(model, data)
         position = data.cam_xpos[cam].copy()
         axis = -data.cam_xmat[cam].reshape(3, 3)[:, 2]
         height = workspace_height(env)
         target = position + axis * (height - position[2]) / axis[2]
 
-        azimuth = np.deg2rad(uniform_band(rng, 1.5 * s, 3 * s, signed=False)) * (
+        azimuth = np.deg2rad(uniform_band(rng, *self.magnitude("azimuth_deg"), signed=False)) * (
             -1 if self.split == "id" else 1
         )
-        elevation = np.deg2rad(uniform_band(rng, 1.0 * s, 2 * s))
-        distance_factor = 1 + uniform_band(rng, 0.015 * s, 0.03 * s)
-        fovy_delta = uniform_band(rng, 0.5 * s, 1.0 * s)
+        elevation = np.deg2rad(uniform_band(rng, *self.magnitude("elevation_deg")))
+        distance_factor = 1 + uniform_band(rng, *self.magnitude("distance_change"))
+        fovy_delta = uniform_band(rng, *self.magnitude("fovy_deg"))
 
         offset = position - target
         radius = np.linalg.norm(offset) * distance_factor

@@ -12,12 +12,14 @@ objects (after the settle steps, when the objects rest on the table), by rejecti
     (nor within 2 px of one) in the third-person view, while covering at least 0.2% of that
     view itself: a candidate that fails either is rejected;
   - never an object whose noun occurs in the instruction (no second "bowl" in a bowl task).
-Severity s: s distractors. ID and OOD use disjoint object pools.
+Severity sets the count (MAGNITUDES). ID and OOD use disjoint object pools. The objects chosen
+at edit_xml are recorded (`objects`), and settled() rebuilds their names from that record.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from scipy.ndimage import binary_dilation
 
 from perturbations.base import Perturbation
 from perturbations.camera import CAMERA
+from perturbations.magnitude import Scaled
 from perturbations.registry import register_family
 from perturbations.scene import (
     body_geoms,
@@ -71,6 +74,20 @@ def object_xml(name: str) -> Path:
     return Path(get_libero_path("assets")) / folder / name / f"{name}.xml"
 
 
+def distractor_object(index: int, name: str) -> Any:
+    """The `index`-th distractor of an episode, library object `name`: a visual-only robosuite
+    object (no joint, no collision geoms). Its body names follow from (index, name) alone."""
+    from robosuite.models.objects import MujocoXMLObject
+
+    return MujocoXMLObject(
+        str(object_xml(name)),
+        name=f"distractor{index}_{name}",
+        joints=None,
+        obj_type="visual",
+        duplicate_collision_geoms=False,
+    )
+
+
 def noun(name: str) -> str:
     return re.sub(r"_\d+$", "", name).split("_")[-1]
 
@@ -81,47 +98,32 @@ class Distractor(Perturbation):
     suite_kinds = ("libero",)  # objects come from LIBERO's registry, placed by its BDDL regions
     description = "static, collision-free objects from LIBERO's library placed on the table"
 
+    MAGNITUDES = {"count": Scaled(1)}
+
     @classmethod
     def ranges(cls, severity: int) -> dict[str, Any]:
-        return {"count": severity, "clearance_m": CLEARANCE_OBJECT, "camera_corridor_m": CORRIDOR}
+        return {**super().ranges(severity), "clearance_m": CLEARANCE_OBJECT, "camera_corridor_m": CORRIDOR}
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
         return split_pool([n for names in LIBRARY.values() for n in names], "distractor")
 
-    def __init__(self, severity: int = 3, split: str = "id") -> None:
-        super().__init__(severity, split)
-        self._inserted: list[dict[str, Any]] = []
-
     def edit_xml(self, root: Any, rng: np.random.Generator, env: Any) -> dict[str, Any]:
-        from robosuite.models.objects import MujocoXMLObject
-
         words = set(re.findall(r"[a-z]+", env.task.instruction.lower()))
         candidates = [n for n in self.pool() if noun(n) not in words and f"{noun(n)}s" not in words]
-        chosen = [
-            str(c) for c in rng.choice(candidates, size=min(self.severity, len(candidates)), replace=False)
-        ]
+        count = min(self.magnitude("count"), len(candidates))
+        chosen = [str(c) for c in rng.choice(candidates, size=count, replace=False)]
         asset, worldbody = root.find("asset"), root.find("worldbody")
-        self._inserted = []
         for index, name in enumerate(chosen):
-            obj = MujocoXMLObject(
-                str(object_xml(name)),
-                name=f"distractor{index}_{name}",
-                joints=None,
-                obj_type="visual",
-                duplicate_collision_geoms=False,
-            )
+            obj = distractor_object(index, name)
             body = obj.get_obj()
             body.set("pos", " ".join(str(v) for v in PARK))
             for element in obj.asset:
                 asset.append(element)
             worldbody.append(body)
-            self._inserted.append(
-                {"object": name, "body": obj.root_body, "bottom": float(obj.bottom_offset[2])}
-            )
         return {"objects": chosen}
 
-    def settled(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def settled(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         """Place the parked distractors once the task's objects rest on the table."""
         model, data = raw_model(env), raw_data(env)
         mujoco.mj_forward(model, data)
@@ -141,9 +143,11 @@ class Distractor(Perturbation):
         # millimetres objects move while settling after this check.
         keep_clear = binary_dilation(relevant_pixels(env, CAMERA), iterations=MARGIN_PX)
         placed: list[np.ndarray] = []
-        applied = []
-        for item in self._inserted:
-            body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, item["body"])
+        placements = []
+        for index, name in enumerate(applied["objects"]):
+            obj = distractor_object(index, name)
+            item = {"object": name, "bottom": float(obj.bottom_offset[2])}
+            body = name_to_id(model, mujoco.mjtObj.mjOBJ_BODY, obj.root_body)
             geoms = body_geoms(model, body)
             position = None
             for _ in range(MAX_CANDIDATES):
@@ -163,12 +167,12 @@ class Distractor(Perturbation):
                 model.body_pos[body] = PARK  # it would hide part of a task object
             if position is None:
                 model.body_pos[body] = PARK
-                applied.append({"object": item["object"], "placed": False})
+                placements.append({"object": item["object"], "placed": False})
                 continue
             placed.append(position[:2])
-            applied.append({"object": item["object"], "placed": True, "position": rounded(position, 3)})
+            placements.append({"object": item["object"], "placed": True, "position": rounded(position, 3)})
         mujoco.mj_forward(model, data)
-        return {"distractors": applied}
+        return {"distractors": placements}
 
     @staticmethod
     def _fits(xy, points, fixtures, relevant, placed, camera) -> bool:

@@ -8,6 +8,7 @@ verb synonyms (s≥2), object-phrase rewrites (s≥3), polite filler (s≥4), cl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -98,15 +99,11 @@ class Language(Perturbation):
             for split in ("id", "ood")
         }
 
-    def __init__(self, severity: int = 3, split: str = "id") -> None:
-        super().__init__(severity, split)
-        self.instruction: str | None = None
-
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
-        self.instruction, rules = paraphrase(env.task.instruction, self.split, self.severity, rng)
-        return {"instruction": self.instruction, "rules": rules}
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
+        instruction, rules = paraphrase(env.task.instruction, self.split, self.severity, rng)
+        return {"instruction": instruction, "rules": rules}
 
     def transform_observation(
-        self, obs: dict[str, Any], rng: np.random.Generator, step: int = 0
+        self, obs: dict[str, Any], rng: np.random.Generator, step: int, applied: Mapping[str, Any]
     ) -> dict[str, Any]:
-        return obs if self.instruction is None else {**obs, "instruction": self.instruction}
+        return {**obs, "instruction": applied["instruction"]} if "instruction" in applied else obs

@@ -1,19 +1,21 @@
 """`lighting`: intensity, colour and position of the scene lights and the headlight.
 
-Severity s scales every change. Intensity: all diffuse terms multiplied by 1 ± U(0.5, 1)·0.14·s
-(s=5: ×0.3 to ×1.7). Colour: a tint from the pool mixed in with strength 0.1·s. Position:
-each light moved horizontally by U(0.5, 1)·0.3·s m in a random direction. ID and OOD differ in
-the tint colours (disjoint pools).
+Severity scales every change (MAGNITUDES): every diffuse term multiplied by 1 + a signed
+`intensity_change`; a tint from the pool mixed in with `tint_strength`; each light moved
+horizontally by `light_shift_m` in a random direction. ID and OOD differ in the tint colours
+(disjoint pools).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import mujoco
 import numpy as np
 
 from perturbations.base import Perturbation
+from perturbations.magnitude import Band, Scaled
 from perturbations.registry import register_family
 from perturbations.scene import COLOURS, raw_data, raw_model, rounded, split_pool, uniform_band
 
@@ -24,26 +26,22 @@ TINTS = ["orange", "yellow", "red", "pink", "cyan", "blue", "green", "purple", "
 class Lighting(Perturbation):
     family = "lighting"
     description = "light intensity, colour tint and position (scene lights and headlight)"
-
-    @classmethod
-    def ranges(cls, severity: int) -> dict[str, Any]:
-        m = 0.14 * severity
-        return {
-            "intensity_factor": f"1 ± [{0.5 * m:.2f}, {m:.2f}]",
-            "tint_strength": f"{0.1 * severity:.1f}",
-            "light_shift_m": f"[{0.15 * severity:.2f}, {0.3 * severity:.2f}]",
-        }
+    MAGNITUDES = {
+        "intensity_change": Band(0.07, 0.14),
+        "tint_strength": Scaled(0.1),
+        "light_shift_m": Band(0.15, 0.3, signed=False),
+    }
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
         return split_pool(TINTS, "lighting")
 
-    def apply(self, env: Any, rng: np.random.Generator) -> dict[str, Any]:
+    def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         model = raw_model(env)
-        s = self.severity
-        factor = 1.0 + uniform_band(rng, 0.5 * 0.14 * s, 0.14 * s)
+        factor = 1.0 + uniform_band(rng, *self.magnitude("intensity_change"))
         tint_name = str(rng.choice(self.pool()))
-        strength = 0.1 * s
+        strength = self.magnitude("tint_strength")
+        shift_low, shift_high = self.magnitude("light_shift_m")
         colour = (1 - strength) * np.ones(3) + strength * np.asarray(COLOURS[tint_name]) / max(
             COLOURS[tint_name]
         )
@@ -51,7 +49,7 @@ class Lighting(Perturbation):
         for light in range(model.nlight):
             model.light_diffuse[light] = np.clip(model.light_diffuse[light] * factor * colour, 0, 1)
             angle = rng.uniform(0, 2 * np.pi)
-            distance = rng.uniform(0.15 * s, 0.3 * s)
+            distance = rng.uniform(shift_low, shift_high)
             shift = distance * np.array([np.cos(angle), np.sin(angle), 0.0])
             model.light_pos[light] += shift
             shifts.append(rounded(shift, 3))

@@ -2,8 +2,8 @@
 task-irrelevant objects, for textures from LIBERO's texture library.
 
 Edits the scene XML before it is compiled (texture files are loaded at compile time).
-Severity s: 1 wall; 2 wall + floor; 3 wall + floor + table; 4 also one task-irrelevant object;
-5 also every task-irrelevant object (the third-person camera sees the wall but little floor).
+Severity adds surfaces, then task-irrelevant objects (SURFACES_BY_SEVERITY,
+OBJECTS_BY_SEVERITY; the wall first, as the third-person camera sees the wall but little floor).
 The 35 library textures are split into disjoint ID and OOD
 pools by a salted hash, so OOD textures never appear in ID data.
 """
@@ -30,6 +30,7 @@ SURFACES_BY_SEVERITY = {
     4: ["wall", "floor", "table"],
     5: ["wall", "floor", "table"],
 }
+OBJECTS_BY_SEVERITY = {4: "one", 5: "all"}  # task-irrelevant objects retextured
 
 
 @cache
@@ -66,8 +67,9 @@ class Texture(Perturbation):
 
     @classmethod
     def ranges(cls, severity: int) -> dict[str, Any]:
-        objects = {4: "one irrelevant object", 5: "all irrelevant objects"}.get(severity, "none")
-        return {"surfaces": SURFACES_BY_SEVERITY[severity], "objects": objects}
+        objects = OBJECTS_BY_SEVERITY.get(severity)
+        shown = f"{objects} irrelevant" if objects else "none"
+        return {"surfaces": SURFACES_BY_SEVERITY[severity], "objects": shown}
 
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
@@ -88,9 +90,9 @@ class Texture(Perturbation):
                         if legs is not None:
                             legs.set("file", paths[choice])
                     break
-        if self.severity >= 4:
+        if self.severity in OBJECTS_BY_SEVERITY:
             irrelevant = env.irrelevant_objects()
-            if self.severity == 4 and irrelevant:
+            if OBJECTS_BY_SEVERITY[self.severity] == "one" and irrelevant:
                 irrelevant = [irrelevant[int(rng.integers(len(irrelevant)))]]
             objects = {}
             for obj in irrelevant:

@@ -17,18 +17,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # address for its node, GCS and raylet: tests talk to 127.0.0.1 only (agra_bench/ray_executor.py).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+from perturbations.registry import families  # noqa: E402  (after MUJOCO_GL: it imports mujoco)
+
 REPO = Path(__file__).resolve().parent.parent
-PERTURBATION_FAMILIES = [
-    "distractor",
-    "lighting",
-    "camera",
-    "texture",
-    "background",
-    "object_color",
-    "noise",
-    "robot_init",
-    "language",
-]
+#: Every built-in family, from the registry (its modules register them on import).
+PERTURBATION_FAMILIES = [name for name in families() if name != "none"]
 CLI = [sys.executable, "-m", "agra_bench.cli"]
 
 

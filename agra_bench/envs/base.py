@@ -167,7 +167,7 @@ class SimTaskEnv(gym.Env, ABC):
         # The perturbation's generator derives from the episode seed alone, so a key always
         # gets the same values; it exists before the hard reset so XML edits can draw from it.
         self._perturb_rng = np.random.default_rng([seed if seed is not None else 0, PERTURB_STREAM])
-        self._xml_params = {}
+        self._xml_params, self.perturb_params = {}, {}
         n_init = self.task.num_init_states
         init_state_id = options.get("init_state_id")
         if init_state_id is None:
@@ -189,11 +189,11 @@ class SimTaskEnv(gym.Env, ABC):
             self._restore_init_state(self.init_state_id)
             self._geom_cache = {}  # the hard reset rebuilt the model: ids may have moved
             apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
-            runtime_params = self.perturbation.apply(self, self._perturb_rng)
+            runtime_params = self.perturbation.apply(self, self._perturb_rng, self._xml_params)
             self.perturb_params = merge_params(self._xml_params, runtime_params)
             for _ in range(self.protocol.settle_steps - int(last_step_observes)):
                 self.physics.step(self._sim_env, settle)
-            settled_params = self.perturbation.settled(self, self._perturb_rng)
+            settled_params = self.perturbation.settled(self, self._perturb_rng, self.perturb_params)
             self.perturb_params = merge_params(self.perturb_params, settled_params)
             if last_step_observes:
                 self._set_cameras_enabled(self.render_images)
@@ -282,7 +282,7 @@ class SimTaskEnv(gym.Env, ABC):
             [raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]
         ).astype(np.float64)
         obs["instruction"] = self.task.instruction
-        obs = self.perturbation.transform_observation(obs, self._perturb_rng, self.steps)
+        obs = self.perturbation.transform_observation(obs, self._perturb_rng, self.steps, self.perturb_params)
         self._last_obs, self._last_raw = obs, raw
         return obs
 
