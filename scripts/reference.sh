@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The reference AGRA-vs-WAM experiment, one command, resumable at every stage:
-#   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed) -> export (bf16
-#   EMA checkpoints into results/reference/checkpoints/) -> run (the exported checkpoints, so a
-#   fresh clone reproduces the committed runs: clean arm and the visual families at severity 3,
-#   ID and OOD, all 50 init states) -> diagnose (one wam and one agra checkpoint) -> report.
+#   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed; on libero_object
+#   also the teacher control, agra with another teacher) -> export (bf16 EMA checkpoints into
+#   results/reference/checkpoints/) -> run (the exported checkpoints, so a fresh clone reproduces
+#   the committed runs: clean arm and the visual families at severity 3, ID and OOD, all 50 init
+#   states) -> dose (one family at the other severities) -> diagnose (one checkpoint of each
+#   policy) -> report.
 #
 #   scripts/reference.sh                 # every stage
 #   scripts/reference.sh train export    # some stages (each skips or resumes finished work)
@@ -13,6 +15,8 @@
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS, TEN_STEPS (training steps), LIFT_SEEDS,
 # OBJECT_SEEDS, TEN_SEEDS, OBJECT_TASKS, TEN_TASKS, OBJECT_EPISODES, TEN_EPISODES (demos per
 # task), TEN_ARM_EPISODES (libero_10's perturbed arms: episodes per task), POLICIES, SPLITS,
+# CONTROL_POLICIES (libero_object's teacher control: agra_<teacher> is agra trained with that
+# teacher; " " for none), DOSE_SEEDS, DOSE_FAMILY, DOSE_SEVERITIES, DOSE_EPISODES (the dose stage),
 # WORKERS, NICE, LIFT_ACTION_NOISE, OBJECT_ACTION_NOISE and TEN_ACTION_NOISE (the DART demos'
 # noise; 0 = clean demos only),
 # TRAIN_DEVICE (cpu, cuda), TRAIN_JOBS (trainings at once: 1 on a CPU, where two side by side
@@ -42,7 +46,17 @@ TEN_ARM_EPISODES=${TEN_ARM_EPISODES:-20}
 TRAIN_DEVICE=${TRAIN_DEVICE:-cpu}
 TRAIN_JOBS=${TRAIN_JOBS:-1}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
-POLICIES=${POLICIES:-"wam agra"}
+POLICIES=${POLICIES:-"wam agra"}  # agra's teacher is MobileNetV2 (ImageNet)
+# The teacher control (#40): is AGRA's loss on libero_object alignment itself, or what the ImageNet
+# teacher encodes? The same seed's demos, steps and alignment with the simulator's object-centric
+# teacher; its arms start with the families that carried the gap (texture, background, lighting).
+CONTROL_POLICIES=${CONTROL_POLICIES:-"agra_sim_semantic"}
+CONTROL_ARMS=${CONTROL_ARMS:-"texture background lighting distractor camera object_color noise"}
+# Dose-response: one family at the severities the run stage leaves out (it runs 3), ID split.
+DOSE_SEEDS=${DOSE_SEEDS:-0}
+DOSE_FAMILY=${DOSE_FAMILY:-texture}
+DOSE_SEVERITIES=${DOSE_SEVERITIES:-"1 2 4 5"}
+DOSE_EPISODES=${DOSE_EPISODES:-}
 SPLITS=${SPLITS:-"id ood"}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
@@ -75,24 +89,37 @@ stage() {  # stage NAME: run do_NAME and print its wall time
 collect_demos() {  # collect_demos SUITE NOISE OUT OPTIONS...: clean demos, then DART demos unless NOISE is 0
     local suite=$1 noise=$2 out=$3
     shift 3
-    $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --no-segmentation --workers "$WORKERS" \
+    $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --workers "$WORKERS" \
         --no-progress --out "$out"
     if [ "$noise" != 0 ]; then
-        $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --no-segmentation --action-noise "$noise" \
+        $BENCH collect --suite "$suite" "$@" "${SCENE[@]}" --image-size 64 --action-noise "$noise" \
             --workers "$WORKERS" --no-progress --out "${out}_dart"
     fi
 }
 
 do_collect() {  # the demos of each task set that has seeds to train (LIFT_SEEDS, OBJECT_SEEDS)
     if [ -n "${LIFT_SEEDS// /}" ]; then
-        collect_demos robosuite_lift "$LIFT_ACTION_NOISE" "$DATA/robosuite_lift" --episodes 150
+        collect_demos robosuite_lift "$LIFT_ACTION_NOISE" "$DATA/robosuite_lift" --episodes 150 --no-segmentation
     fi
+    # libero_object's demos keep the segmentation maps the sim_semantic teacher reads (they do not
+    # enter data_sha256, which hashes frames, actions and proprio).
     if [ -n "${OBJECT_SEEDS// /}" ]; then
-        collect_demos libero_object "$OBJECT_ACTION_NOISE" "$DATA/libero_object" --tasks "$OBJECT_TASKS" --episodes "$OBJECT_EPISODES"
+        collect_demos libero_object "$OBJECT_ACTION_NOISE" "$DATA/libero_object" --tasks "$OBJECT_TASKS" --episodes "$OBJECT_EPISODES" --segmentation
     fi
     if [ -n "${TEN_SEEDS// /}" ]; then
-        collect_demos libero_10 "$TEN_ACTION_NOISE" "$DATA/libero_10" --tasks "$TEN_TASKS" --episodes "$TEN_EPISODES"
+        collect_demos libero_10 "$TEN_ACTION_NOISE" "$DATA/libero_10" --tasks "$TEN_TASKS" --episodes "$TEN_EPISODES" --no-segmentation
     fi
+}
+
+policy_of() {  # policy_of NAME: the policy a checkpoint name evaluates as (agra_sim_semantic -> agra)
+    echo "${1%%_*}"
+}
+
+teacher_of() {  # teacher_of NAME: agra's teacher (agra: mobilenet_v2; agra_<teacher>: that one)
+    case "$1" in
+        agra) echo mobilenet_v2 ;;
+        agra_*) echo "${1#agra_}" ;;
+    esac
 }
 
 noise_of() {  # noise_of SUITE: its DART demos' action noise (0: clean demos only)
@@ -115,6 +142,9 @@ checkpoints() {  # lines "policy suite seed steps"
         for seed in $OBJECT_SEEDS; do echo "$policy libero_object $seed $OBJECT_STEPS"; done
         for seed in $TEN_SEEDS; do echo "$policy libero_10 $seed $TEN_STEPS"; done
     done
+    for policy in $CONTROL_POLICIES; do
+        for seed in $OBJECT_SEEDS; do echo "$policy libero_object $seed $OBJECT_STEPS"; done
+    done
 }
 
 partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoint
@@ -128,16 +158,18 @@ partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed'
 }
 
 train_one() {  # train_one POLICY SUITE SEED STEPS
-    local extra=() digest
+    local extra=() digest teacher
     echo "-- train $1 $2 seed $3 ($4 steps, $TRAIN_DEVICE)"
     [ "$(noise_of "$2")" != 0 ] && extra=(--data "$DATA/${2}_dart")
+    teacher=$(teacher_of "$1")
+    [ -n "$teacher" ] && extra+=(--teacher "$teacher")
     # A pair trained sessions apart: refuse demos other than those of the exported partner.
     digest=$(partner_digest "$1" "$2" "$3")
     if [ -n "$digest" ]; then
         echo "-- its partner checkpoint was trained on data_sha256 $digest: training checks the demos first"
         extra+=(--expect-data-sha256 "$digest")
     fi
-    $BENCH train --policy "$1" --data "$DATA/$2" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$1" "$2" "$3")" \
+    $BENCH train --policy "$(policy_of "$1")" --data "$DATA/$2" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$1" "$2" "$3")" \
         --config tiny --steps "$4" --seed "$3" --save-every 500 --snapshot-every 500 --device "$TRAIN_DEVICE" \
         --teacher-cache "$DATA/teacher_cache"  # agra's teacher features, computed once for all seeds
 }
@@ -167,19 +199,19 @@ exported() {  # exported POLICY SUITE SEED: the committed checkpoint (no "-dart"
     echo "$OUT/checkpoints/$1-$2-s$3"
 }
 
-run_arms() {  # run_arms POLICY SUITE SEED CHECKPOINT TASKS SPLIT ARMS [EPISODES]: one resumable run
-    local episodes=()
+run_arms() {  # run_arms NAME SUITE SEED CHECKPOINT TASKS SPLIT ARMS [EPISODES] [SEVERITY]: one resumable run
+    local episodes=() severity=${9:-3}
     [ -n "${8:-}" ] && episodes=(--episodes "$8")
-    echo "-- run $1 $2 seed $3, $6: $7 ${8:+($8 episodes per task)}"
-    $BENCH run --policy "$1" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" "${SCENE[@]}" \
-        --severity 3 --split "$6" "${episodes[@]}" --workers "$WORKERS" --no-progress --out "$OUT/runs"
+    echo "-- run $1 $2 seed $3, $6: $7 at severity $severity ${8:+($8 episodes per task)}"
+    $BENCH run --policy "$(policy_of "$1")" --checkpoint "$4" --suite "$2" --tasks "$5" --perturb "$7" "${SCENE[@]}" \
+        --severity "$severity" --split "$6" "${episodes[@]}" --workers "$WORKERS" --no-progress --out "$OUT/runs"
 }
 
-run_checkpoint() {  # run_checkpoint POLICY SUITE SEED TASKS SPLIT ARMS [EPISODES]: run_arms on the exported checkpoint
+run_checkpoint() {  # run_checkpoint NAME SUITE SEED TASKS SPLIT ARMS [EPISODES] [SEVERITY]: run_arms on the exported checkpoint
     local checkpoint
     checkpoint=$(exported "$1" "$2" "$3")
     [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; return 0; }
-    run_arms "$1" "$2" "$3" "$checkpoint" "$4" "$5" "$6" "${7:-}"
+    run_arms "$1" "$2" "$3" "$checkpoint" "$4" "$5" "$6" "${7:-}" "${8:-}"
 }
 
 object_arms() {  # object_arms SPLIT: libero_object's arms of a split, one run each, the clean arm first
@@ -214,6 +246,18 @@ do_run() {
             done
         done
     done
+    # The teacher control: its clean arm, then each family of CONTROL_ARMS ID and OOD; every arm
+    # pairs with the committed one of the same seed.
+    for seed in $OBJECT_SEEDS; do
+        for policy in $CONTROL_POLICIES; do run_checkpoint "$policy" libero_object "$seed" "$OBJECT_TASKS" id none; done
+        for arm in $CONTROL_ARMS; do
+            for split in $SPLITS; do
+                for policy in $CONTROL_POLICIES; do
+                    run_checkpoint "$policy" libero_object "$seed" "$OBJECT_TASKS" "$split" "$arm"
+                done
+            done
+        done
+    done
     # libero_10: the clean arm on all 50 init states (the target), then distractor (the mission's
     # command) on the first TEN_ARM_EPISODES of them, ID and OOD; each pairs with the clean arm.
     for seed in $TEN_SEEDS; do
@@ -228,13 +272,24 @@ do_run() {
     done
 }
 
+do_dose() {  # DOSE_FAMILY at DOSE_SEVERITIES, ID, on libero_object: the report's severity curves
+    local seed severity policy
+    for seed in $DOSE_SEEDS; do
+        for severity in $DOSE_SEVERITIES; do
+            for policy in $POLICIES $CONTROL_POLICIES; do
+                run_checkpoint "$policy" libero_object "$seed" "$OBJECT_TASKS" id "$DOSE_FAMILY" "$DOSE_EPISODES" "$severity"
+            done
+        done
+    done
+}
+
 do_diagnose() {  # the first seed of each policy and task set, clean arm, 2 episodes per task of at most
                  # 120 steps (the interventions re-run the video pass at every policy call)
     checkpoints | sort -s -u -k1,2 | while read -r policy suite seed steps; do
         case "$suite" in libero_object) tasks=$OBJECT_TASKS ;; libero_10) tasks=$TEN_TASKS ;; *) tasks=0 ;; esac
         checkpoint=$(exported "$policy" "$suite" "$seed")
         [ -f "$checkpoint/config.json" ] || { echo "-- skip $checkpoint: not exported yet"; continue; }
-        $BENCH diagnose --policy "$policy" --checkpoint "$checkpoint" --suite "$suite" "${SCENE[@]}" \
+        $BENCH diagnose --policy "$(policy_of "$policy")" --checkpoint "$checkpoint" --suite "$suite" "${SCENE[@]}" \
             --tasks "$tasks" --episodes 2 --max-steps 120 --image-size 64 --out "$OUT/runs/diagnose-$policy-$suite-s$seed"
     done
 }
@@ -259,10 +314,10 @@ do_export() {  # finished training runs only: a checkpoint that is still trainin
 
 main() {
     local name
-    for name in ${*:-collect train export run diagnose report}; do
+    for name in ${*:-collect train export run dose diagnose report}; do
         case "$name" in
-            collect|train|export|run|diagnose|report) stage "$name" ;;
-            *) echo "error: unknown stage '$name'; valid: collect, train, export, run, diagnose, report" >&2; exit 2 ;;
+            collect|train|export|run|dose|diagnose|report) stage "$name" ;;
+            *) echo "error: unknown stage '$name'; valid: collect, train, export, run, dose, diagnose, report" >&2; exit 2 ;;
         esac
     done
 }

@@ -23,7 +23,9 @@ BUDGET_S=${BUDGET_S:-540}  # the clean arm starts only if this much wall time is
 CLEAN_ARM_S=${CLEAN_ARM_S:-150}  # and at least this much of BUDGET_S is left for it
 OUT=${OUT:-/tmp/agra-reference-gpu-out}
 export AGRA_DATA=${AGRA_DATA:-/tmp/agra-reference-data}
-KNOBS=(LIFT_SEEDS=" " OBJECT_SEEDS="$SEED" POLICIES="wam agra" NICE=0)
+# The pair only: the teacher control (agra_sim_semantic) reads MiniLM label embeddings that the
+# kit does not carry yet, so it trains on the CPU route.
+KNOBS=(LIFT_SEEDS=" " OBJECT_SEEDS="$SEED" POLICIES="wam agra" CONTROL_POLICIES=" " NICE=0)
 if [ "${1:-}" = --cpu-smoke ]; then
     export KIT_SMOKE=1
     OUT=/tmp/agra-reference-gpu-smoke AGRA_DATA=/tmp/agra-reference-gpu-smoke-data

@@ -21,6 +21,7 @@ def dry_run(*stages: str, **knobs: str) -> subprocess.CompletedProcess:
         "LIFT_SEEDS": "0",
         "OBJECT_SEEDS": "0",
         "TEN_SEEDS": " ",
+        "CONTROL_POLICIES": " ",
         **knobs,
     }
     return subprocess.run(["bash", str(SCRIPT), *stages], env=env, capture_output=True, text=True, timeout=60)
@@ -155,6 +156,56 @@ def test_a_policy_trained_after_its_exported_partner_must_get_the_partners_demos
     (partner / "config.json").write_text(json.dumps({"policy": "wam"}))  # trained before digests
     result = dry_run("train", POLICIES="agra", **knobs)
     assert "--expect-data-sha256" not in result.stdout
+
+
+def exported(folder: Path, *names: str) -> None:
+    """Checkpoint folders the run and dose stages take as exported (they skip missing ones)."""
+    for name in names:
+        (folder / "checkpoints" / name).mkdir(parents=True)
+        (folder / "checkpoints" / name / "config.json").write_text("{}")
+
+
+def test_the_teacher_control_trains_agra_with_its_teacher_on_the_pairs_demos(tmp_path):
+    digest = "cd" * 32
+    exported(tmp_path, "wam-libero_object-s0")
+    config = tmp_path / "checkpoints" / "wam-libero_object-s0" / "config.json"
+    config.write_text(json.dumps({"data_sha256": digest}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("train", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
+    assert result.returncode == 0, result.stderr
+    commands = [line.split() for line in result.stdout.splitlines() if line.startswith("agra-bench train")]
+    assert [(c[c.index("--policy") + 1], c[c.index("--out") + 1].split("/")[-1]) for c in commands] == [
+        ("wam", "wam-libero_object-dart-s0"),
+        ("agra", "agra-libero_object-dart-s0"),
+        ("agra", "agra_sim_semantic-libero_object-dart-s0"),
+    ]
+    teachers = [c[c.index("--teacher") + 1] if "--teacher" in c else None for c in commands]
+    assert teachers == [None, "mobilenet_v2", "sim_semantic"]
+    assert f"--expect-data-sha256 {digest}" in " ".join(commands[2])  # the seed's wam is its partner
+
+
+def test_the_teacher_control_runs_its_clean_arm_then_each_family_id_and_ood(tmp_path):
+    exported(tmp_path, "agra_sim_semantic-libero_object-s0")
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("run", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
+    assert result.returncode == 0, result.stderr
+    runs = [r for r in run_commands(result.stdout) if "agra_sim_semantic" in r["--checkpoint"]]
+    families = ["texture", "background", "lighting", "distractor", "camera", "object_color", "noise"]
+    expected = [("id", "none")] + [(split, f) for f in families for split in ("id", "ood")]
+    assert [(r["--split"], r["--perturb"]) for r in runs] == expected
+    assert {r["--policy"] for r in runs} == {"agra"} and {r["--severity"] for r in runs} == {"3"}
+
+
+def test_the_dose_stage_runs_one_family_at_the_other_severities_for_every_policy(tmp_path):
+    names = ("wam-libero_object-s0", "agra-libero_object-s0", "agra_sim_semantic-libero_object-s0")
+    exported(tmp_path, *names)
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("dose", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
+    assert result.returncode == 0, result.stderr
+    runs = run_commands(result.stdout)
+    got = [(r["--severity"], r["--checkpoint"].split("/")[-1]) for r in runs]
+    assert got == [(severity, name) for severity in ("1", "2", "4", "5") for name in names]
+    assert {(r["--perturb"], r["--split"], r["--tasks"]) for r in runs} == {("texture", "id", "0,1")}
 
 
 def test_editing_the_script_while_it_runs_does_not_derail_the_running_one(tmp_path):
