@@ -1,6 +1,7 @@
 """A cheap deterministic policy that reads the agentview image and returns chunks of 8 actions,
-all executed: the stand-in for a chunked VLA/WAM in `bench/throughput.py` (no model cost, so
-the benchmark measures the harness and the rendering a chunked policy needs)."""
+all executed: the stand-in for a chunked VLA/WAM in `bench/env_steps.py` (variants
+libero_chunk8, agra_chunk8; no model cost, so the benchmark measures the harness and the
+rendering a chunked policy needs)."""
 
 from __future__ import annotations
 

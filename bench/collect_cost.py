@@ -9,14 +9,12 @@ total to the inline baseline on a line containing `ratio`.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from common import add_scene_options, bench_parser  # bench/common.py: repository on the path
 
 
 def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> list[float]:
@@ -26,7 +24,7 @@ def inline_baseline(suite: str, task: int, episodes: int, image_size: int) -> li
     from agra_bench.rollout import run_episode
     from policies.registry import make_policy
 
-    env = EnvSettings(image_size=image_size).make(suite, task)
+    env = EnvSettings(image_size=image_size).make(suite, task)  # the collection's own settings
     policy = make_policy("scripted")
     times = []
     for episode in range(episodes):
@@ -43,13 +41,9 @@ def main() -> None:
     from agra_bench.demos.collect import collect_task
     from agra_bench.envs.settings import EnvSettings
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--suite", default="libero_object")
-    parser.add_argument("--task", type=int, default=0)
+    parser = bench_parser(__doc__)
+    add_scene_options(parser, suite="libero_object")
     parser.add_argument("--episodes", type=int, default=3)
-    parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument(
         "--no-segmentation", action="store_true", help="render pass without segmentation maps"
     )

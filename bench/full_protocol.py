@@ -11,7 +11,6 @@ choose it); a rerun of the same command resumes it, so time a fresh folder.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -19,16 +18,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from common import ROOT as REPO
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
 from agra_bench.records import read_rows
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--suite", default="libero_10")
     parser.add_argument("--policy", default="random")
     parser.add_argument("--workers", type=int, default=2)

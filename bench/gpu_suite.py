@@ -14,7 +14,6 @@ and the others still run.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -27,7 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    ROOT,
+    bench_parser,  # bench/common.py: also puts the repository on the path
+)
+
 FIGURE = re.compile(r"^([a-z][a-z0-9_]*)=([-+0-9.eE]+|nan|inf)$")
 PUBLISHED_ANCHOR = "~2,000 LIBERO episodes in ~18 minutes on one H100 (~6,700 episodes/hour)"
 
@@ -141,9 +144,7 @@ def device_name(sizes: Sizes) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--out", type=Path, required=True, help="folder for the JSON and the logs")
     parser.add_argument("--kit", type=Path, default=ROOT / ".gpukit")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/agra-gpu-suite"))
@@ -171,8 +172,9 @@ def main() -> None:
     measurements = {
         "wam_speed": [py, "bench/wam_speed.py", "--config", sizes.wam_config, "--device", sizes.device,
                       "--batch", str(sizes.train_batch), "--steps", str(sizes.repeats), "--denoise", "10"],
-        "env_throughput": [py, "bench/env_throughput.py", "--workers", str(sizes.env_workers),
-                           "--steps", str(sizes.env_steps), "--image-size", "128"],
+        "env_throughput": [py, "bench/env_steps.py", "--variant", "steps",
+                           "--workers", str(sizes.env_workers), "--steps", str(sizes.env_steps),
+                           "--image-size", "128"],
     }  # fmt: skip
     renamed = {
         "train_samples_per_s_wam": f"wam_{sizes.wam_config}_train_samples_per_s_wam",

@@ -1,5 +1,5 @@
-"""A stand-in for a GPU policy in `bench/pipelining.py`: every call sleeps a fixed latency,
-whatever the batch size, and leaves the CPU free meanwhile (as a CUDA call waiting on the
+"""A stand-in for a GPU policy in `bench/env_steps.py` (variants latency_*): every call sleeps
+a fixed latency, whatever the batch size, and leaves the CPU free meanwhile (as a CUDA call waiting on the
 device does). Latency from AGRA_BENCH_POLICY_LATENCY_MS (default 40)."""
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
-REPO = Path(__file__).resolve().parent.parent
+from common import ROOT as REPO
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
 
 def snapshots(folder: Path) -> list[tuple[int, Path]]:
@@ -58,6 +58,7 @@ def evaluate(checkpoint: Path, args: argparse.Namespace, out: Path) -> pd.DataFr
         "--policy", policy_of(checkpoint), "--checkpoint", str(checkpoint),
         "--suite", args.suite, "--tasks", args.tasks, "--episodes", str(args.episodes),
         "--image-size", str(args.image_size), "--workers", str(args.workers),
+        *(["--max-steps", str(args.max_steps)] if args.max_steps else []),
         "--out", str(out), "--no-progress",
     ]  # fmt: skip
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
@@ -66,9 +67,7 @@ def evaluate(checkpoint: Path, args: argparse.Namespace, out: Path) -> pd.DataFr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--suite", required=True)
     parser.add_argument("--tasks", default="0")
@@ -77,6 +76,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="where the runs go [CKPT/curve]")
     parser.add_argument("--steps", default="", help="only these steps, e.g. 1000,3000")
+    parser.add_argument("--max-steps", type=int, default=0, help="a shorter step cap (0: the protocol's)")
     args = parser.parse_args()
     wanted = {int(s) for s in args.steps.split(",") if s.strip()}
     out_root = args.out or args.checkpoint / "curve"

@@ -8,13 +8,11 @@ an episode costs physics alone, ~1-3 s on one CPU core instead of ~30 s.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
 
 def run_task(suite: str, task_id: int, init_states: list[int]) -> dict:
@@ -54,9 +52,7 @@ def run_task(suite: str, task_id: int, init_states: list[int]) -> dict:
 def main() -> None:
     from agra_bench.suites import list_tasks, parse_task_ids
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--suite", default="libero_object")
     parser.add_argument("--tasks", default="all")
     parser.add_argument("--init-states", type=int, default=50)

@@ -2,7 +2,9 @@
 
 One env (one task) is built once; for every family the same init states are reset with the
 family at severity 3, interleaved with clean resets so drift hits both alike. Prints the median
-reset time per family (ms), the extra cost over a clean reset and the ratio.
+reset time per family (ms), the extra cost over a clean reset and the ratio, that ratio again as
+`reset_cost_ratio_<family>=`. Families that cannot edit the suite's scenes (distractor on
+robosuite) are left out.
 
     python bench/perturb_cost.py                 # libero_spatial task 0, 5 resets each
     python bench/perturb_cost.py --resets 2      # quicker
@@ -10,18 +12,18 @@ reset time per family (ms), the extra cost over a clean reset and the ratio.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import (
+    add_scene_options,
+    bench_parser,
+    print_figure,
+    scene_env,
+)  # bench/common.py: repository on the path
 
-from agra_bench.envs.settings import EnvSettings  # noqa: E402
-from perturbations import families, parse_spec  # noqa: E402
+from agra_bench.suites import suite_kind
+from perturbations import families, parse_spec
 
 
 def timed_reset(env, arm, seed: int) -> float:
@@ -32,18 +34,15 @@ def timed_reset(env, arm, seed: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--suite", default="libero_spatial")
-    parser.add_argument("--task", type=int, default=0)
+    parser = bench_parser(__doc__)
+    add_scene_options(parser)
     parser.add_argument("--resets", type=int, default=5)
     parser.add_argument("--severity", type=int, default=3)
-    parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
-    env = EnvSettings(image_size=args.image_size).make(args.suite, args.task)
+    env = scene_env(args)
     timed_reset(env, None, 0)  # build the simulator outside the measurement
-    names = [f for f in families() if f != "none"]
+    kind = suite_kind(args.suite)
+    names = [f for f, cls in families().items() if f != "none" and kind in cls.suite_kinds]
     clean: list[float] = []
     cost: dict[str, list[float]] = {name: [] for name in names}
     for seed in range(args.resets):
@@ -60,6 +59,8 @@ def main() -> None:
     for name in names:
         value = statistics.median(cost[name])
         print(f"{name:14s} {value:8.1f} ms   extra {value - base:+8.1f} ms   ratio {value / base:5.2f}")
+    for name in names:
+        print_figure(f"reset_cost_ratio_{name}", statistics.median(cost[name]) / base)
 
 
 if __name__ == "__main__":

@@ -29,19 +29,16 @@ and at the end `physics_ratio_min=` over the suites measured.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import os
 import statistics
 import time
 
 import numpy as np
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-
-from agra_bench.envs.settings import EnvSettings  # noqa: E402
-from agra_bench.protocol import get_protocol  # noqa: E402
-from agra_bench.suites import all_suites  # noqa: E402
+from agra_bench.envs.settings import EnvSettings
+from agra_bench.protocol import get_protocol
+from agra_bench.suites import all_suites
 
 
 def state_hash(env) -> str:
@@ -120,9 +117,7 @@ def measure(suite: str, steps: int, rounds: int, resets: int, image_size: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--suites", default="all", help="comma-separated suites, or all")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)

@@ -6,7 +6,7 @@ and robosuite scenes, several perturbation families, 1 and 2 workers) with that 
 the working tree's, and compares success, steps, obs0_sha1 and perturb_params episode by
 episode (joined on task, episode and perturbation).
 
-    python bench/rows_before_after.py --ref 007d94e
+    python bench/rows_before_after.py --ref 007d94e [--only 1]   # only the lift command: ~30 s
 
 Prints `rows_compared=N` and `rows_identical=N` (identical when they are equal), and the wall
 time of the commands with each code (one run each, alternating old then new).
@@ -14,7 +14,6 @@ time of the commands with each code (one run each, alternating old then new).
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -23,8 +22,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from common import ROOT as REPO
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
-REPO = Path(__file__).resolve().parent.parent
 COMMANDS = [
     "--policy random --suite libero_object --tasks 0,1 --episodes 2 --max-steps 20"
     " --perturb none,lighting,distractor,camera --image-size 64",
@@ -38,10 +38,10 @@ COMPARED = ["success", "steps", "obs0_sha1", "perturb_params"]
 JOIN = ["suite", "task_id", "episode", "perturbation"]
 
 
-def run_all(code: Path, out: Path) -> tuple[pd.DataFrame, float]:
+def run_all(commands: list[str], code: Path, out: Path) -> tuple[pd.DataFrame, float]:
     """Every command with `code`; (all rows, total wall seconds of the runs)."""
     frames, wall = [], 0.0
-    for i, command in enumerate(COMMANDS):
+    for i, command in enumerate(commands):
         target = out / f"c{i}"
         start = time.perf_counter()
         result = subprocess.run(
@@ -68,19 +68,19 @@ def run_all(code: Path, out: Path) -> tuple[pd.DataFrame, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--ref", required=True, help="the old commit")
+    parser.add_argument("--only", default="", help="indexes of COMMANDS to run, e.g. 1 (default: all)")
     args = parser.parse_args()
+    commands = [COMMANDS[int(i)] for i in args.only.split(",")] if args.only else COMMANDS
     with tempfile.TemporaryDirectory() as tmp:
         old_code = Path(tmp) / "old"
         subprocess.run(
             ["git", "worktree", "add", "-q", "--detach", str(old_code), args.ref], cwd=REPO, check=True
         )
         try:
-            old, old_wall = run_all(old_code, Path(tmp) / "old-out")
-            new, new_wall = run_all(REPO, Path(tmp) / "new-out")
+            old, old_wall = run_all(commands, old_code, Path(tmp) / "old-out")
+            new, new_wall = run_all(commands, REPO, Path(tmp) / "new-out")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old_code)], cwd=REPO, check=True)
     merged = old[JOIN + COMPARED].merge(new[JOIN + COMPARED], on=JOIN, suffixes=("_old", "_new"), how="outer")

@@ -36,8 +36,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from common import ROOT as REPO
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
-REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "agra_bench.cli"]
 SAME = ["episode_key", "success", "steps", "obs0_sha1"]
 
@@ -55,9 +56,7 @@ def rows_of(folder: Path) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument(
         "--args", default="--policy random --suite libero_object --tasks 0 --episodes 12 --max-steps 60"
     )

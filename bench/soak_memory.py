@@ -7,12 +7,11 @@ start, every 50 resets and at the end, and the end/start ratio (flat memory: clo
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import time
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from common import add_scene_options, bench_parser, scene_env  # bench/common.py: repository on the path
 
 
 def rss_mb() -> float:
@@ -24,20 +23,15 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    from agra_bench.envs.settings import EnvSettings
     from perturbations.spec import parse_spec
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--suite", default="libero_object")
-    parser.add_argument("--task", type=int, default=0)
+    parser = bench_parser(__doc__)
+    add_scene_options(parser, suite="libero_object")
     parser.add_argument("--resets", type=int, default=200)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--perturb", default="none,lighting,texture")
-    parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
-    env = EnvSettings(image_size=args.image_size).make(args.suite, args.task)
+    env = scene_env(args)
     arms = parse_spec(args.perturb)
     start_time = time.perf_counter()
     samples = []

@@ -11,22 +11,26 @@ journal append). Target: store_ratio = ms at 20,000 / ms at 100 <= 1.5, i.e. add
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
-# `python bench/store_scaling.py` puts bench/ first on sys.path; the rows come from the test
-# suite's row builder, so the repository root must be importable too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from agra_bench.records import EPISODE_SCHEMA, EpisodeStore, rows_to_table
+from agra_bench.rollout import outcome_row
 
-from agra_bench.records import EpisodeStore, rows_to_table  # noqa: E402
-from tests.test_records import make_row  # noqa: E402
+
+def make_row(key: str, episode: int) -> dict:
+    """A complete row: the identity fields, and the outcome fields from the one row builder."""
+    row = {field.name: None for field in EPISODE_SCHEMA}
+    row.update(run_id="r", episode_key=key, policy="random", suite="libero_10", task_id=0, task_name="t")
+    row.update(instruction="i", episode=episode, init_state_id=episode, seed=1, perturbation="none")
+    row.update(severity=3, split="id", protocol="openpi", max_steps=520)
+    return {**row, **outcome_row(None, None, wall_s=0.1)}
 
 
 def ms_per_add(folder: Path, rows: int, adds: int) -> float:
@@ -48,9 +52,7 @@ def ms_per_add(folder: Path, rows: int, adds: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--sizes", default="100,20000")
     parser.add_argument("--adds", type=int, default=50)
     parser.add_argument("--dir", type=Path, default=None)

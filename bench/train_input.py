@@ -11,12 +11,12 @@ autocast where native), medians over --steps after one warm-up step, and the lin
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
 from agra_bench.demos.dataset import demo_file_paths
 from policies.wam.augment import augment_batch
@@ -65,9 +65,7 @@ def train_steps(dataset: WindowDataset, config, batch: int, steps: int) -> float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=32)

@@ -12,11 +12,11 @@ speed-up that `--precision auto` takes on CPUs with native bf16).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
+from common import bench_parser  # bench/common.py: also puts the repository on the path
 
 from policies.wam.config import make_config
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
@@ -107,21 +107,21 @@ def chunk_ms(config, batch: int, steps: int, device, denoise: int, mode: str) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--config", default="small")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--denoise", type=int, default=10)
+    parser.add_argument("--chunk-batch", type=int, default=50, help="inference batch (figures name it: b50)")
     args = parser.parse_args()
+    b = args.chunk_batch
     device = torch.device(args.device)
     config = make_config(args.config)
     params = sum(p.numel() for p in WorldActionModel(config).parameters()) / 1e6
     print(
         f"config {args.config} ({params:.1f} M parameters), device {device}, train batch {args.batch}, "
-        f"inference batch 50, {args.denoise} denoising steps, medians of {args.steps}"
+        f"inference batch {b}, {args.denoise} denoising steps, medians of {args.steps}"
     )
     train_speed(config, args.batch, 1, device, aligned=False)  # a throwaway model warms the process up
     if device.type == "cpu":
@@ -136,21 +136,21 @@ def main() -> None:
     if device.type == "cpu":
         print(f"train_samples_per_s_wam_fp32={fp32:.1f}")
         print(f"train_bf16_over_fp32={wam / fp32:.3f}")
-    cached, eager_actions = chunk_ms(config, 50, args.steps, device, args.denoise, "cached")
-    naive, _ = chunk_ms(config, 50, args.steps, device, args.denoise, "per_step_video")
-    print(f"inference cached video   {cached:8.1f} ms per batch-50 chunk")
+    cached, eager_actions = chunk_ms(config, b, args.steps, device, args.denoise, "cached")
+    naive, _ = chunk_ms(config, b, args.steps, device, args.denoise, "per_step_video")
+    print(f"inference cached video   {cached:8.1f} ms per batch-{b} chunk")
     ratio = cached / naive
-    print(f"inference per-step video {naive:8.1f} ms per batch-50 chunk; ratio cached/naive = {ratio:.3f}")
-    print(f"chunk_ms_b50_cached={cached:.1f}")
-    print(f"chunk_ms_b50_per_step_video={naive:.1f}")
+    print(f"inference per-step video {naive:8.1f} ms per batch-{b} chunk; ratio cached/naive = {ratio:.3f}")
+    print(f"chunk_ms_b{b}_cached={cached:.1f}")
+    print(f"chunk_ms_b{b}_per_step_video={naive:.1f}")
     if device.type == "cuda":
-        graphed, graphed_actions = chunk_ms(config, 50, args.steps, device, args.denoise, "graphed")
+        graphed, graphed_actions = chunk_ms(config, b, args.steps, device, args.denoise, "graphed")
         difference = (graphed_actions - eager_actions).abs().max().item()
         print(
-            f"inference graphed loop   {graphed:8.1f} ms per batch-50 chunk; ratio graphed/cached = "
+            f"inference graphed loop   {graphed:8.1f} ms per batch-{b} chunk; ratio graphed/cached = "
             f"{graphed / cached:.3f}; max |graphed - eager| = {difference:.2e}"
         )
-        print(f"chunk_ms_b50_graphed={graphed:.1f}")
+        print(f"chunk_ms_b{b}_graphed={graphed:.1f}")
         print(f"graphed_max_abs_difference={difference:.2e}")
 
 

@@ -1,40 +1,25 @@
-"""Env-steps/s of N simulator processes stepping at once, by what they render.
+"""The `steps_*` variants of bench/env_steps.py: env-steps/s of N simulator processes stepping at
+once, by what they render, counted over the stepping phase only.
 
 On a GPU machine every process renders through its own EGL context on the one GPU, and the GPU,
 not the CPU, becomes the limit once all cameras render at every step (FACTS: 16 processes, 1611
 steps/s physics only, 338 steps/s rendering both cameras every step). Render on demand renders
-only the frames the policy reads; this measures what that buys, per mode:
-
-  physics             cameras off (EnvSettings.render_images=False)
-  render_standard     both cameras at every step, LIBERO's own render settings
-  render_tuned        both cameras at every step, the run default (MSAA off, fitted buffer)
-  render_fast         both cameras at every step, MSAA, shadows and reflections off
-  chunk8_tuned        what a chunk-8 policy sees (both cameras once every 8 steps), run default
-  chunk8_standard     the same with LIBERO's own render settings
-
-Each worker builds task (worker mod number of tasks) once per mode with our env (agra_bench's
-SimTaskEnv), resets to an init state, waits at a barrier with the others, then steps with fixed
-random actions; the figure is all workers' steps over the stepping phase (first start to last
-finish), so construction and reset are not in it (the protocol slice of bench/gpu_suite.py
-times those too). Prints `name=value` lines:
-  physics_only_steps_per_s, render_steps_per_s_{standard,tuned,fast},
-  chunk8_policy_visible_steps_per_s (tuned), chunk8_policy_visible_steps_per_s_standard,
-  and chunk8_over_render_standard = chunk8 (tuned) / render_standard.
-
-    python bench/env_throughput.py --workers 16 --steps 240            # the GPU machine
-    python bench/env_throughput.py --workers 2 --steps 16 --modes physics,chunk8_tuned   # a check
+only the frames the policy reads; this measures what that buys. Each worker builds task (worker
+mod number of tasks) once per mode with our env, resets to an init state, waits at a barrier
+with the others, then steps with fixed random actions; the figure is all workers' steps over
+the stepping phase (first start to last finish), so construction and reset are not in it (the
+protocol slice of bench/gpu_suite.py times those too).
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import time
 
 import numpy as np
 
-MODES = {  # name: (render quality, renders images, render period in steps)
+MODES = {  # mode (variant steps_<mode>): (render quality, renders images, render period in steps)
     "physics": ("tuned", False, 0),
     "render_standard": ("standard", True, 1),
     "render_tuned": ("tuned", True, 1),
@@ -86,11 +71,9 @@ def step_modes(index: int, args, modes: list[str], barrier, results) -> None:
         barrier.wait()
 
 
-def measure(args) -> dict[str, float]:
-    modes = args.modes.split(",")
-    unknown_modes = sorted(set(modes) - set(MODES))
-    if unknown_modes:
-        raise SystemExit(f"unknown modes {unknown_modes}; valid: {', '.join(MODES)}")
+def measure(args, modes: list[str]) -> dict[str, float]:
+    """Steps/s of each mode (of MODES) under FIGURES' names; `args`: suite, workers, steps,
+    image_size and timeout of bench/env_steps.py."""
     context = mp.get_context("spawn")  # an EGL context must not be inherited through fork
     barrier, results = context.Barrier(args.workers, timeout=args.timeout), context.Queue()
     procs = [
@@ -117,30 +100,3 @@ def measure(args) -> dict[str, float]:
         figures[FIGURES[mode]] = steps / wall
         print(f"{mode:16s} {steps:6d} steps in {wall:6.2f} s = {steps / wall:8.1f} steps/s", flush=True)
     return figures
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--suite", default="libero_spatial")
-    parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=240, help="steps per worker and mode")
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
-    print(
-        f"{args.workers} workers x {args.steps} steps, {args.suite}, 2 cameras {args.image_size}^2",
-        flush=True,
-    )
-    figures = measure(args)
-    for name, value in figures.items():
-        print(f"{name}={value:.1f}")
-    if "chunk8_policy_visible_steps_per_s" in figures and "render_steps_per_s_standard" in figures:
-        ratio = figures["chunk8_policy_visible_steps_per_s"] / figures["render_steps_per_s_standard"]
-        print(f"chunk8_over_render_standard={ratio:.2f}")
-
-
-if __name__ == "__main__":
-    main()
