@@ -147,13 +147,15 @@ checkpoints() {  # lines "policy suite seed steps"
     done
 }
 
-partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoint
-    local other config
-    for other in wam agra; do
+partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoints
+    # (wam, agra and the teacher control), the first that recorded one; checkpoints exported
+    # before digests were recorded say nothing.
+    local other config digest
+    for other in wam agra $CONTROL_POLICIES; do
         config="$(exported "$other" "$2" "$3")/config.json"
         [ "$other" != "$1" ] && [ -f "$config" ] || continue
-        "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1])).get('data_sha256') or '')" "$config"
-        return
+        digest=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1])).get('data_sha256') or '')" "$config")
+        if [ -n "$digest" ]; then echo "$digest"; return; fi
     done
 }
 

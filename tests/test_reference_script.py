@@ -184,6 +184,20 @@ def test_the_teacher_control_trains_agra_with_its_teacher_on_the_pairs_demos(tmp
     assert f"--expect-data-sha256 {digest}" in " ".join(commands[2])  # the seed's wam is its partner
 
 
+def test_a_partner_without_a_digest_does_not_hide_one_that_has_it(tmp_path):
+    """A pair exported before digests were recorded, and a control trained later on a new
+    collection: retraining the pair must take the control's demos."""
+    digest = "ef" * 32
+    exported(tmp_path, "wam-libero_object-s0", "agra-libero_object-s0", "agra_sim_semantic-libero_object-s0")
+    config = tmp_path / "checkpoints" / "agra_sim_semantic-libero_object-s0" / "config.json"
+    config.write_text(json.dumps({"data_sha256": digest}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    result = dry_run("train", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
+    assert result.returncode == 0, result.stderr
+    commands = [line for line in result.stdout.splitlines() if line.startswith("agra-bench train")]
+    assert [f"--expect-data-sha256 {digest}" in c for c in commands] == [True, True, False]
+
+
 def test_the_teacher_control_runs_its_clean_arm_then_each_family_id_and_ood(tmp_path):
     exported(tmp_path, "agra_sim_semantic-libero_object-s0")
     knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
