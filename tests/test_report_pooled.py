@@ -170,13 +170,18 @@ def test_arms_that_never_reached_the_policy_stay_out_of_the_pool(tmp_path):
 
 def test_a_seed_pair_trained_on_different_data_gets_a_note(tmp_path):
     # Seed 0: both trained on data "a"; seed 1: agra on "b" (e.g. demos collected again with
-    # other code). Only seed 1 is flagged; a checkpoint without a digest is not compared.
+    # other code). Only seed 1 is flagged as different; seed 2's wam predates the digest, so
+    # its pair gets the note that it cannot be checked.
     for seed, wam_data, agra_data in ((0, "a" * 64, "a" * 64), (1, "a" * 64, "b" * 64), (2, None, "c" * 64)):
         _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: True, data_sha256=wam_data)
         _checkpoint_runs(tmp_path, "agra", seed, lambda e: True, lambda e, arm: True, data_sha256=agra_data)
-    notes = [n for n in build_report([tmp_path]).notes if "different data" in n]
-    assert len(notes) == 1 and "training seed 1" in notes[0]
-    assert "aaaaaaaaaaaa" in notes[0] and "bbbbbbbbbbbb" in notes[0]
+    notes = build_report([tmp_path]).notes
+    different = [n for n in notes if "different data" in n]
+    assert len(different) == 1 and "training seed 1" in different[0]
+    assert "aaaaaaaaaaaa" in different[0] and "bbbbbbbbbbbb" in different[0]
+    unchecked = [n for n in notes if "cannot be checked" in n]
+    assert len(unchecked) == 1 and "training seed 2: no data_sha256 for wam" in unchecked[0]
+    assert "one for agra" in unchecked[0] and "(cccccccccccc)" in unchecked[0]
 
 
 def test_a_seed_whose_runs_mix_inference_precisions_gets_a_note(tmp_path):

@@ -112,16 +112,25 @@ def train_seed_of(policy_entry: dict) -> int:
 def data_mismatch_notes(episodes: pd.DataFrame) -> list[str]:
     """A note for each suite and training seed whose checkpoints were trained on different
     data (`data_sha256`, known for checkpoints trained since it was recorded): their
-    head-to-head then compares the data as well as the training loss."""
-    known = episodes[(episodes["data_sha256"] != "") & (episodes["train_seed"] != UNKNOWN_TRAIN_SEED)]
+    head-to-head then compares the data as well as the training loss. A seed where some
+    checkpoints record a digest and others predate it gets a note too: that cannot be checked."""
+    seeded = episodes[episodes["train_seed"] != UNKNOWN_TRAIN_SEED]
     notes = []
-    for (suite, seed), group in known.groupby(["suite", "train_seed"], sort=True):
+    for (suite, seed), group in seeded.groupby(["suite", "train_seed"], sort=True):
         digests = group.groupby("policy_label")["data_sha256"].first()
-        if digests.nunique() > 1:
-            labels = ", ".join(f"{label} ({digest[:12]})" for label, digest in digests.items())
+        known = digests[digests != ""]
+        if known.nunique() > 1:
+            labels = ", ".join(f"{label} ({digest[:12]})" for label, digest in known.items())
             notes.append(
                 f"{suite} training seed {seed}: the checkpoints were trained on different data "
                 f"(data_sha256: {labels}); their head-to-head compares the data as well as the method"
+            )
+        elif len(known) and len(known) < len(digests):
+            unknown = ", ".join(label for label in digests.index if label not in known.index)
+            labels = ", ".join(f"{label} ({digest[:12]})" for label, digest in known.items())
+            notes.append(
+                f"{suite} training seed {seed}: no data_sha256 for {unknown} (trained before it was "
+                f"recorded), one for {labels}: whether they share their data cannot be checked"
             )
     return notes
 
