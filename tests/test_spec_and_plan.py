@@ -43,7 +43,7 @@ def test_did_you_mean():
 def test_parse_none_is_one_control_arm():
     arms = parse_spec("none")
     assert [a.name for a in arms] == ["none"]
-    assert arms[0].build().apply(None, None) == {}
+    assert arms[0].build().apply(None, None, {}) == {}
 
 
 @pytest.mark.parametrize(
