@@ -29,25 +29,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
-from common import ROOT as REPO
-from common import bench_parser  # bench/common.py: also puts the repository on the path
+from common import bench_parser, timed  # bench/common.py: also puts the repository on the path
 
 CLI = [sys.executable, "-m", "agra_bench.cli"]
 SAME = ["episode_key", "success", "steps", "obs0_sha1"]
 
 
-def timed(commands: list[list[str]]) -> float:
-    tic = time.perf_counter()
-    for command in commands:
-        subprocess.run(command, check=True, cwd=REPO, capture_output=True)
-    return time.perf_counter() - tic
+def timed_all(commands: list[list[str]]) -> float:
+    """Wall seconds of the commands, one after the other, each a fresh process."""
+    return sum(timed(command) for command in commands)
 
 
 def rows_of(folder: Path) -> pd.DataFrame:
@@ -79,7 +74,7 @@ def main() -> None:
         ]
         parts.append([*CLI, "merge", str(root / "shards"), "--out", str(root / "merged")])
         order = (whole, parts) if round_index % 2 == 0 else (parts, whole)
-        seconds = {id(variant): timed(variant) for variant in order}
+        seconds = {id(variant): timed_all(variant) for variant in order}
         ratios.append(seconds[id(parts)] / seconds[id(whole)])
         same = rows_of(root / "whole").equals(rows_of(root / "merged"))
         print(
@@ -105,7 +100,7 @@ def ray_nodes(args: argparse.Namespace) -> None:
             out = Path(tempfile.mkdtemp(prefix="agra-scale-ray-"))
             command = [*CLI, "run", *args.args.split(), "--executor", "ray", "--address", cluster.address]
             command += ["--workers", str(args.workers), "--no-progress", "--out", str(out)]
-            seconds = timed([command])
+            seconds = timed(command)
             return seconds, len(rows_of(out))
         finally:
             cluster.shutdown()
