@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from agra_bench.report import build_report
-from agra_bench.report.load import incomplete_run_note, policy_entry_of, train_seed_of
+from agra_bench.report.load import incomplete_run_note, policy_entry_of, teacher_of, train_seed_of
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "results" / "reference"
@@ -61,8 +61,9 @@ def test_the_committed_report_is_the_report_of_the_committed_runs(tmp_path):
 
 
 def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
-    """Each run has all its planned episodes, and each wam run of a training seed has an agra run
-    of the same seed on the same arms, split, tasks and episodes (and the other way round)."""
+    """Each run has all its planned episodes; each wam run of a training seed has an agra run
+    (MobileNetV2 teacher) of the same seed on the same arms, split, tasks and episodes, and the
+    other way round; each run of another teacher (the teacher control) has its wam partner."""
     keys = Counter()
     for run in _episode_runs(_tracked_runs(tmp_path)):
         rows = len(pd.read_parquet(run / "episodes.parquet", columns=["episode_key"]))
@@ -71,13 +72,21 @@ def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
         policy = identity.pop("policy")
         identity.pop("checkpoint_sha1", None)
         identity["train_seed"] = train_seed_of(policy_entry_of(run))
-        keys[(policy, json.dumps(identity, sort_keys=True))] += 1
-    by_policy = {p: {k for (q, k) in keys if q == p} for p in ("wam", "agra")}
-    assert by_policy["wam"], "no committed wam runs"
-    assert by_policy["wam"] == by_policy["agra"], (
-        f"unpaired runs: wam only {sorted(by_policy['wam'] - by_policy['agra'])}, "
-        f"agra only {sorted(by_policy['agra'] - by_policy['wam'])}"
+        teacher = teacher_of(policy_entry_of(run))
+        label = policy if teacher in ("", "mobilenet_v2") else f"{policy}[{teacher}]"
+        keys[(label, json.dumps(identity, sort_keys=True))] += 1
+    by_label: dict[str, set[str]] = {}
+    for label, key in keys:
+        by_label.setdefault(label, set()).add(key)
+    assert by_label.get("wam"), "no committed wam runs"
+    assert by_label["wam"] == by_label["agra"], (
+        f"unpaired runs: wam only {sorted(by_label['wam'] - by_label['agra'])}, "
+        f"agra only {sorted(by_label['agra'] - by_label['wam'])}"
     )
+    for label, variant in by_label.items():
+        assert variant <= by_label["wam"], (
+            f"{label} runs without a wam partner: {sorted(variant - by_label['wam'])}"
+        )
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
 
 
