@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from agra_bench.protocol import LEGACY_BEFORE_SCHEMA, LEGACY_NAMES
 from agra_bench.report import build_report
 from agra_bench.report.load import incomplete_run_note, policy_entry_of, teacher_of, train_seed_of
 
@@ -58,7 +59,9 @@ def _episode_runs(runs: Path) -> list[Path]:
 
 def test_the_committed_report_is_the_report_of_the_committed_runs(tmp_path):
     runs = _tracked_runs(tmp_path)
-    build_report([runs], out=tmp_path / "report")
+    # the comparisons of scripts/reference.sh's report stage
+    comparisons = (("agra", "wam"), ("agra[sim_semantic]", "agra[mobilenet_v2]"))
+    build_report([runs], out=tmp_path / "report", comparisons=comparisons)
     for name in REPORT_FILES:
         committed = (REFERENCE / name).read_text()
         rebuilt = (tmp_path / "report" / name).read_text()
@@ -71,9 +74,12 @@ def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
     other way round; each run of another teacher (the teacher control) has its wam partner."""
     keys = Counter()
     for run in _episode_runs(_tracked_runs(tmp_path)):
-        rows = len(pd.read_parquet(run / "episodes.parquet", columns=["episode_key"]))
+        table = pd.read_parquet(run / "episodes.parquet", columns=["episode_key", "schema_version"])
+        rows = len(table)
         assert incomplete_run_note(run, rows) is None, incomplete_run_note(run, rows)
         identity = json.loads((run / "manifest.json").read_text())["identity"]
+        if table["schema_version"].min() < LEGACY_BEFORE_SCHEMA:  # read as reports read it
+            identity["protocol"] = LEGACY_NAMES.get(identity["protocol"], identity["protocol"])
         policy = identity.pop("policy")
         identity.pop("checkpoint_sha1", None)
         identity["train_seed"] = train_seed_of(policy_entry_of(run))
