@@ -71,6 +71,14 @@ class Perturbation(ABC):
         """The value (Scaled) or (low, high) band (Band) of MAGNITUDES[name] at this severity."""
         return self.MAGNITUDES[name].at(self.severity)
 
+    def draw(self, name: str, rng: np.random.Generator) -> float:
+        """A value from the Band MAGNITUDES[name] at this severity, with a random sign when the
+        band is signed: the table says both, so no call site restates the sign."""
+        from perturbations.scene import uniform_band
+
+        band = self.MAGNITUDES[name]
+        return uniform_band(rng, *band.at(self.severity), signed=band.signed)
+
     @classmethod
     def pools(cls) -> dict[str, list[str]]:
         """The ID and OOD variant pools ({'id': [...], 'ood': [...]}), disjoint."""

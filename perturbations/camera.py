@@ -18,7 +18,7 @@ import numpy as np
 from perturbations.base import Perturbation
 from perturbations.magnitude import Band
 from perturbations.registry import register_family
-from perturbations.scene import name_to_id, raw_data, raw_model, rounded, uniform_band
+from perturbations.scene import name_to_id, raw_data, raw_model, rounded
 
 CAMERA = "agentview"
 
@@ -65,12 +65,10 @@ class Camera(Perturbation):
         height = workspace_height(env)
         target = position + axis * (height - position[2]) / axis[2]
 
-        azimuth = np.deg2rad(uniform_band(rng, *self.magnitude("azimuth_deg"), signed=False)) * (
-            -1 if self.split == "id" else 1
-        )
-        elevation = np.deg2rad(uniform_band(rng, *self.magnitude("elevation_deg")))
-        distance_factor = 1 + uniform_band(rng, *self.magnitude("distance_change"))
-        fovy_delta = uniform_band(rng, *self.magnitude("fovy_deg"))
+        azimuth = np.deg2rad(self.draw("azimuth_deg", rng)) * (-1 if self.split == "id" else 1)
+        elevation = np.deg2rad(self.draw("elevation_deg", rng))
+        distance_factor = 1 + self.draw("distance_change", rng)
+        fovy_delta = self.draw("fovy_deg", rng)
 
         offset = position - target
         radius = np.linalg.norm(offset) * distance_factor

@@ -17,7 +17,7 @@ import numpy as np
 from perturbations.base import Perturbation
 from perturbations.magnitude import Band, Scaled
 from perturbations.registry import register_family
-from perturbations.scene import COLOURS, raw_data, raw_model, rounded, split_pool, uniform_band
+from perturbations.scene import COLOURS, raw_data, raw_model, rounded, split_pool
 
 TINTS = ["orange", "yellow", "red", "pink", "cyan", "blue", "green", "purple", "lime", "magenta"]
 
@@ -38,10 +38,9 @@ class Lighting(Perturbation):
 
     def apply(self, env: Any, rng: np.random.Generator, applied: Mapping[str, Any]) -> dict[str, Any]:
         model = raw_model(env)
-        factor = 1.0 + uniform_band(rng, *self.magnitude("intensity_change"))
+        factor = 1.0 + self.draw("intensity_change", rng)
         tint_name = str(rng.choice(self.pool()))
         strength = self.magnitude("tint_strength")
-        shift_low, shift_high = self.magnitude("light_shift_m")
         colour = (1 - strength) * np.ones(3) + strength * np.asarray(COLOURS[tint_name]) / max(
             COLOURS[tint_name]
         )
@@ -49,7 +48,7 @@ class Lighting(Perturbation):
         for light in range(model.nlight):
             model.light_diffuse[light] = np.clip(model.light_diffuse[light] * factor * colour, 0, 1)
             angle = rng.uniform(0, 2 * np.pi)
-            distance = rng.uniform(shift_low, shift_high)
+            distance = self.draw("light_shift_m", rng)
             shift = distance * np.array([np.cos(angle), np.sin(angle), 0.0])
             model.light_pos[light] += shift
             shifts.append(rounded(shift, 3))
