@@ -73,16 +73,17 @@ def run(config: RunConfig, show_progress: bool = True, console: Console | None =
     (check_libero_stack if suite_kind(config.suite) == "libero" else check_robosuite_stack)()
     run_id = config.run_id()
     run_dir = config.out / run_id
+    # The policy's options are checked before the run folder exists: bad input leaves no folder.
+    factory = resolve_policy_name(config.policy)
+    policy_options = resolve_policy_options(
+        config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
+    )
+    policy_info = factory.manifest_entry(**policy_options)
     try:
         store = EpisodeStore(run_dir)
     except ValueError as exc:  # a table this version cannot read (newer schema, corrupt file)
         raise UsageError(f"cannot resume {run_dir}: {exc}") from None
     try:
-        factory = resolve_policy_name(config.policy)
-        policy_options = resolve_policy_options(
-            config.policy, checkpoint=config.checkpoint, replan_steps=config.replan_steps
-        )
-        policy_info = factory.manifest_entry(**policy_options)
         if console is not None:  # after every check, so that bad input stays one line
             for note in config.notes:
                 console.print(f"note: {note}", highlight=False, soft_wrap=True)

@@ -62,9 +62,11 @@ def assert_one_line_error(result, *fragments):
         (["collect", "--suite", "libero_object", "--out", "/tmp/x", "--episodes", "0"], ["bad --episodes 0"]),
     ],
 )
-def test_bad_input(args, fragments, cli_in_process):
+def test_bad_input(args, fragments, cli_in_process, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `run`'s default --out is ./results
     code, err = cli_in_process(*args)
     assert_one_line_error(subprocess.CompletedProcess(args, code, "", err), *fragments)
+    assert not list(tmp_path.glob("results/*")), "refused input must leave no run folder behind"
 
 
 def test_unwritable_out(tmp_path):
