@@ -9,6 +9,7 @@ import pytest
 from agra_bench.report import build_report
 from agra_bench.report.pooled import cluster_bootstrap
 from agra_bench.report.stats import paired_delta
+from agra_bench.report.tables import expand_comparisons, parse_comparisons
 from tests.helpers.synthetic_runs import episode_row, write_run
 
 ARMS = ("lighting", "texture", "camera")
@@ -226,3 +227,22 @@ def test_agra_checkpoints_with_other_teachers_are_policies_of_their_own(tmp_path
     _teacher_run(alone, "wam-s0", "wam", 0, None, lambda e: e < 16)
     _teacher_run(alone, "agra-mobilenet-s0", "agra", 0, "mobilenet_v2", lambda e: e < 12)
     assert set(build_report([alone]).leaderboard["policy"]) == {"wam", "agra"}
+
+
+def test_compare_reads_policy_labels_that_hold_colons():
+    """A served policy's label is its address and an imported one's is `module:Class`: `--compare`
+    splits at the colon where both sides name a policy of the data, not at the first one."""
+    policies = {
+        "wam",
+        "openpi://127.0.0.1:8000",
+        "my_lab.policy:Policy",
+        "agra[mobilenet_v2]",
+        "agra[sim_semantic]",
+    }
+    specs = ["openpi://127.0.0.1:8000:wam", "my_lab.policy:Policy:openpi://127.0.0.1:8000", "agra:wam"]
+    assert expand_comparisons(parse_comparisons(specs), policies) == (
+        ("openpi://127.0.0.1:8000", "wam"),
+        ("my_lab.policy:Policy", "openpi://127.0.0.1:8000"),
+        ("agra[mobilenet_v2]", "wam"),
+        ("agra[sim_semantic]", "wam"),
+    )

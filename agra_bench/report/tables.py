@@ -42,14 +42,28 @@ def expand_comparisons(
     comparisons: tuple[tuple[str, str], ...], policies: set[str]
 ) -> tuple[tuple[str, str], ...]:
     """A name that ran only as teacher variants (`agra` -> `agra[mobilenet_v2]`,
-    `agra[sim_semantic]`) stands for each of them: `agra:wam` compares every variant with wam."""
+    `agra[sim_semantic]`) stands for each of them: `agra:wam` compares every variant with wam.
+    A label may hold colons itself (`openpi://HOST:PORT`, `package.module:Class`), so a pair
+    that names no policy on the first colon is read again at the colon where both sides do."""
 
     def variants(name: str) -> list[str]:
         if name in policies:
             return [name]
         return sorted(p for p in policies if p.startswith(name + "[")) or [name]
 
-    expanded = [(a, b) for first, second in comparisons for a in variants(first) for b in variants(second)]
+    def known(name: str) -> bool:
+        return name in policies or any(p.startswith(name + "[") for p in policies)
+
+    def resplit(first: str, second: str) -> tuple[str, str]:
+        if known(first) and known(second):
+            return first, second
+        spec = f"{first}:{second}"
+        readings = [(spec[:i], spec[i + 1 :]) for i, c in enumerate(spec) if c == ":"]
+        matching = [(a, b) for a, b in readings if known(a) and known(b)]
+        return matching[0] if len(matching) == 1 else (first, second)
+
+    pairs = [resplit(first, second) for first, second in comparisons]
+    expanded = [(a, b) for first, second in pairs for a in variants(first) for b in variants(second)]
     return tuple(dict.fromkeys(pair for pair in expanded if pair[0] != pair[1]))
 
 
