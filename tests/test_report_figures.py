@@ -46,9 +46,12 @@ def test_forest_plot_leads_the_report_with_one_row_per_arm_and_the_pooled_rows_l
     assert texture1["difference"] == pytest.approx(0.1)
     assert texture1["drop_difference"] == pytest.approx(-0.1)
     labels = [label for label, _ in _rows(pooled)]
-    assert labels[-2:] == ["pooled ID (all perturbed arms)", "pooled OOD (all perturbed arms)"]
+    # one pooled row per split and severity: a sweep of one family never outweighs the others
+    assert labels[-6:] == [
+        f"pooled {split} s{s} (all perturbed arms)" for split in ("ID", "OOD") for s in (1, 3, 5)
+    ]
     assert labels[:4] == ["lighting s1 (ID)", "lighting s3 (ID)", "lighting s5 (ID)", "texture s1 (ID)"]
-    assert len(labels) == len(arms) + 2
+    assert len(labels) == len(arms) + 6
     html = (report.out / "index.html").read_text()
     assert html.index("Headline") < html.index("<h2>Leaderboard") and html.count('class="headline"') == 1
     summary = (report.out / "summary.md").read_text()

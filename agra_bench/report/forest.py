@@ -39,9 +39,9 @@ def _arm_name(arms: str) -> str:
 
 def _row_label(row: pd.Series, several_severities: bool) -> str:
     split = str(row["split"]).upper()
-    if row["scope"] == "pooled":
-        return f"pooled {split} (all perturbed arms)"
     severity = f" s{row['severities']}" if several_severities else ""
+    if row["scope"] == "pooled":  # one pooled row per severity (pooled.py)
+        return f"pooled {split}{severity} (all perturbed arms)"
     return f"{_arm_name(row['arms'])}{severity} ({split})"
 
 

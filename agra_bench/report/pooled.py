@@ -109,11 +109,13 @@ def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.
 
 
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """Per (first, second, suite, split): one row pooling every perturbed arm (`scope`
-    "pooled"); then, when there are several training seeds, the same for each seed alone
-    ("seed"); then, when there are several arms, one row per arm, a family at one severity,
-    pooled over training seeds ("arm"; its clusters hold one pair each).
-    Flagged arms are already left out by the caller (`without_flagged_arms`)."""
+    """Per (first, second, suite, split, severity): one row pooling every perturbed arm of that
+    severity (`scope` "pooled"; a dose-response sweep of one family at other severities gets
+    rows of its own instead of weighing that family several times in the pool); then, when
+    there are several training seeds, the same for each seed alone ("seed"); then, when there
+    are several arms, one row per arm, a family at one severity, pooled over training seeds
+    ("arm"; its clusters hold one pair each). Flagged arms are already left out by the caller
+    (`without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
         pairs = paired_episodes(episodes, first, second)
@@ -121,7 +123,7 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
             continue
         gaps = _clean_gap(pairs)
         perturbed = pairs[pairs["perturbation"] != CONTROL]
-        for (suite, split), group in perturbed.groupby(["suite", "split"], sort=True):
+        for (suite, split, _), group in perturbed.groupby(["suite", "split", "severity"], sort=True):
             key = {"policy": first, "versus": second, "suite": suite, "split": split}
             rows.append({**key, "scope": "pooled", **_pooled_statistics(group, gaps)})
             if group["train_seed"].nunique() > 1:  # each seed alone
