@@ -163,6 +163,8 @@ def success_vs_severity(arms: pd.DataFrame, out: Path) -> list[Figure]:
                 start = clean[
                     (clean["policy_label"] == policy) & (clean["suite"] == suite) & (clean["split"] == split)
                 ].head(1)
+                # One severity measured: points only, so no line suggests the levels in between.
+                curve = rows["severity"].nunique() > 1
                 rows = pd.concat([start, rows]).sort_values("severity")
                 ax.errorbar(
                     rows["severity"],
@@ -171,7 +173,7 @@ def success_vs_severity(arms: pd.DataFrame, out: Path) -> list[Figure]:
                     capsize=3,
                     marker="o",
                     color=color,
-                    linestyle="-" if split == "id" else "--",
+                    linestyle=("-" if split == "id" else "--") if curve else "none",
                     label=f"{policy} ({split.upper()})",
                 )
         severities = sorted({0, *data["severity"].unique()})
@@ -187,7 +189,8 @@ def success_vs_severity(arms: pd.DataFrame, out: Path) -> list[Figure]:
                 f"{suite}: {family} against severity",
                 path,
                 "Success per severity, one line per policy (solid: ID variants, dashed: OOD); "
-                "the first point is the clean control arm.",
+                "the first point is the clean control arm; a policy run at one severity only "
+                "has points, no line.",
             )
         )
     return figures
