@@ -52,7 +52,7 @@ def expand_comparisons(
         return sorted(p for p in policies if p.startswith(name + "[")) or [name]
 
     def known(name: str) -> bool:
-        return name in policies or any(p.startswith(name + "[") for p in policies)
+        return not policies.isdisjoint(variants(name))
 
     def resplit(first: str, second: str) -> tuple[str, str]:
         if known(first) and known(second):
