@@ -79,11 +79,19 @@ def check_writable_file(path: Path, option: str = "out") -> None:
 
 
 def check_writable(out: Path, option: str = "out") -> None:
-    """UsageError naming the path unless `out` exists (or can be created) and is writable."""
+    """UsageError naming the path unless `out` is a writable folder or could be made in one.
+
+    It creates nothing: a refused command must leave no empty folder behind, and every writer
+    makes its own folder when it first writes (records, report, train, collect)."""
     valid = "a writable folder (existing or new)"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --{option} {out}: {exc.strerror}; valid: {valid}") from None
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")
+    if out.exists():
+        if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+            raise UsageError(f"--{option} {out} is not a writable directory; valid: {valid}")
+        return
+    nearest = out.parent
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise UsageError(f"cannot create --{option} {out}: {nearest} is not a folder; valid: {valid}")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot create --{option} {out}: {nearest} is not writable; valid: {valid}")

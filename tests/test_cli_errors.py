@@ -66,7 +66,21 @@ def test_bad_input(args, fragments, cli_in_process, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # `run`'s default --out is ./results
     code, err = cli_in_process(*args)
     assert_one_line_error(subprocess.CompletedProcess(args, code, "", err), *fragments)
-    assert not list(tmp_path.glob("results/*")), "refused input must leave no run folder behind"
+    assert not list(tmp_path.iterdir()), "refused input must leave no folder behind, not even ./results"
+
+
+def test_writable_check_creates_nothing(tmp_path):
+    from agra_bench.errors import UsageError, check_writable
+
+    new = tmp_path / "new" / "nested"
+    check_writable(new)  # could be made: accepted, and not made
+    assert not (tmp_path / "new").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(UsageError, match="a-file is not a folder"):
+        check_writable(blocker / "deeper" / "out")
+    with pytest.raises(UsageError, match="is not a writable directory"):
+        check_writable(blocker)
 
 
 def test_unwritable_out(tmp_path):
