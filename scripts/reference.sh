@@ -14,11 +14,13 @@
 # stage's command resumes what an interrupted one left, so rerun the script after a stop.
 # Environment knobs: LIFT_STEPS, OBJECT_STEPS, TEN_STEPS (training steps), LIFT_SEEDS,
 # OBJECT_SEEDS, TEN_SEEDS, OBJECT_TASKS, TEN_TASKS, OBJECT_EPISODES, TEN_EPISODES (demos per
-# task), TEN_ARM_EPISODES (libero_10's perturbed arms: episodes per task), POLICIES, SPLITS,
+# task), TEN_ARM_EPISODES (libero_10's perturbed arms: episodes per task), TEN_CONTEXT_FRAMES
+# (libero_10's WAMs: agentview frames seen, one per policy call; 1), POLICIES, SPLITS,
 # CONTROL_POLICIES (libero_object's teacher control: agra_<teacher> is agra trained with that
 # teacher; " " for none), DOSE_SEEDS, DOSE_FAMILY, DOSE_SEVERITIES, DOSE_EPISODES (the dose stage),
-# WORKERS, NICE, LIFT_ACTION_NOISE, OBJECT_ACTION_NOISE and TEN_ACTION_NOISE (the DART demos'
-# noise; 0 = clean demos only),
+# FRESH_DEMOS (1: retrain a seed's exported checkpoints together on new demos), WORKERS, NICE,
+# LIFT_ACTION_NOISE, OBJECT_ACTION_NOISE and TEN_ACTION_NOISE (the DART demos' noise; 0 = clean
+# demos only),
 # TRAIN_DEVICE (cpu, cuda), TRAIN_JOBS (trainings at once: 1 on a CPU, where two side by side
 # gain 1.04x, 2 on a GPU), PYTHON (the interpreter holding agra-bench; default .venv's),
 # REFERENCE_OUT (checkpoints, runs and report; default results/reference), DRY_RUN=1 (print the
@@ -42,6 +44,7 @@ TEN_TASKS=${TEN_TASKS:-0,1,5,7}
 TEN_EPISODES=${TEN_EPISODES:-50}
 TEN_STEPS=${TEN_STEPS:-3000}
 TEN_ACTION_NOISE=${TEN_ACTION_NOISE:-0}
+TEN_CONTEXT_FRAMES=${TEN_CONTEXT_FRAMES:-1}  # agentview frames the model sees, one per policy call
 TEN_ARM_EPISODES=${TEN_ARM_EPISODES:-20}
 TRAIN_DEVICE=${TRAIN_DEVICE:-cpu}
 TRAIN_JOBS=${TRAIN_JOBS:-1}
@@ -58,6 +61,10 @@ DOSE_FAMILY=${DOSE_FAMILY:-texture}
 DOSE_SEVERITIES=${DOSE_SEVERITIES:-"1 2 4 5"}
 DOSE_EPISODES=${DOSE_EPISODES:-}
 SPLITS=${SPLITS:-"id ood"}
+# A seed's checkpoints share their demos: one trained after its exported partners must get their
+# data_sha256. Demos collected again on another kind of CPU differ, so FRESH_DEMOS=1 retrains a
+# seed's checkpoints together on this collection instead (all of them: the script checks).
+FRESH_DEMOS=${FRESH_DEMOS:-0}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
 # Lift trains on the clean demos plus as many DART demos (noise on executed actions, clean
@@ -130,9 +137,10 @@ noise_of() {  # noise_of SUITE: its DART demos' action noise (0: clean demos onl
     esac
 }
 
-ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (on DART data: "-dart")
+ckpt() {  # ckpt POLICY SUITE SEED: the training folder's name (on DART data: "-dart"; more frames: "-ctxN")
     local tag=""
     [ "$(noise_of "$2")" != 0 ] && tag="-dart"
+    [ "$2" = libero_10 ] && [ "$TEN_CONTEXT_FRAMES" != 1 ] && tag="$tag-ctx$TEN_CONTEXT_FRAMES"
     echo "$1-$2$tag-s$3"
 }
 
@@ -149,8 +157,9 @@ checkpoints() {  # lines "policy suite seed steps"
 
 partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoints
     # (wam, agra and the teacher control), the first that recorded one; checkpoints exported
-    # before digests were recorded say nothing.
+    # before digests were recorded say nothing, and neither does any with FRESH_DEMOS=1.
     local other config digest
+    [ "$FRESH_DEMOS" = 1 ] && return
     for other in wam agra $CONTROL_POLICIES; do
         config="$(exported "$other" "$2" "$3")/config.json"
         [ "$other" != "$1" ] && [ -f "$config" ] || continue
@@ -165,6 +174,7 @@ train_one() {  # train_one POLICY SUITE SEED STEPS
     [ "$(noise_of "$2")" != 0 ] && extra=(--data "$DATA/${2}_dart")
     teacher=$(teacher_of "$1")
     [ -n "$teacher" ] && extra+=(--teacher "$teacher")
+    [ "$2" = libero_10 ] && extra+=(--context-frames "$TEN_CONTEXT_FRAMES")
     # A pair trained sessions apart: refuse demos other than those of the exported partner.
     digest=$(partner_digest "$1" "$2" "$3")
     if [ -n "$digest" ]; then
@@ -176,8 +186,23 @@ train_one() {  # train_one POLICY SUITE SEED STEPS
         --teacher-cache "$DATA/teacher_cache"  # agra's teacher features, computed once for all seeds
 }
 
+check_fresh_demos() {  # FRESH_DEMOS=1 retrains every exported checkpoint of a seed it touches, or none
+    local policy suite seed other planned
+    [ "$FRESH_DEMOS" = 1 ] || return 0
+    planned=$(checkpoints)
+    while read -r policy suite seed _; do
+        for other in $(ls "$OUT/checkpoints" 2>/dev/null | sed -n "s/-$suite-s$seed\$//p"); do
+            grep -q "^$other $suite $seed " <<<"$planned" && continue
+            echo "error: FRESH_DEMOS=1 would leave the exported $other-$suite-s$seed on other demos than" \
+                "the $policy it retrains; add it to POLICIES or CONTROL_POLICIES" >&2
+            return 1
+        done
+    done <<<"$planned"
+}
+
 do_train() {  # TRAIN_JOBS trainings at once; with more than one, each logs to ckpt/NAME.log
     local failed=0 running=0 pids=() name
+    check_fresh_demos
     if [ "$TRAIN_JOBS" = 1 ]; then
         checkpoints | while read -r policy suite seed steps; do train_one "$policy" "$suite" "$seed" "$steps"; done
         return

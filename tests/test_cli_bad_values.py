@@ -157,6 +157,7 @@ TABLE: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("train", "--teacher-cache"): [(A_FILE, "writable folder")],
     ("train", "--align-weight"): [("-1", ">= 0"), ("0", "a number > 0")],
     ("train", "--align-layers"): [("x", "comma-separated"), ("9", "0-3")],
+    ("train", "--context-frames"): [("0", ">= 1"), ("x", INT)],
     ("train", "--workers"): [("-1", ">= 0")],
     ("train", "--save-every"): [("0", ">= 1")],
     ("train", "--precision"): [("fp8", "auto, bf16, fp32")],

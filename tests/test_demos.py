@@ -90,7 +90,7 @@ def test_window_dataset_yields_training_windows(butter_file):
         actions = handle["data/demo_0/actions"][()]
     assert len(dataset) == steps
     item = dataset[5]
-    assert item["context"].shape == (2, 3, 32, 32) and item["wrist"].shape == (2, 3, 32, 32)
+    assert item["context"].shape == (2, 3, 32, 32) and item["wrist"].shape == (1, 3, 32, 32)
     assert item["future"].shape == (3, 3, 32, 32) and item["actions"].shape == (8, 7)
     assert item["proprio"].shape == (8,) and "butter" in item["instruction"]
     np.testing.assert_allclose(item["actions"].numpy(), actions[5:13], rtol=1e-6)

@@ -248,3 +248,50 @@ def test_editing_the_script_while_it_runs_does_not_derail_the_running_one(tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "== stage export:" in result.stdout
+
+
+def test_fresh_demos_retrain_a_seeds_checkpoints_together_or_refuse(tmp_path):
+    """Demos collected again on another kind of CPU differ from those an exported checkpoint was
+    trained on: FRESH_DEMOS=1 lets the seed's checkpoints be retrained together on them, and
+    refuses to retrain only some (that would leave a pair on two collections)."""
+    exported(tmp_path, "wam-libero_object-s1", "agra-libero_object-s1")
+    config = tmp_path / "checkpoints" / "wam-libero_object-s1" / "config.json"
+    config.write_text(json.dumps({"data_sha256": "ab" * 32}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "1", "REFERENCE_OUT": str(tmp_path), "FRESH_DEMOS": "1"}
+    trio = dry_run("train", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
+    assert trio.returncode == 0, trio.stderr
+    assert trio.stdout.count("agra-bench train") == 3 and "--expect-data-sha256" not in trio.stdout
+    alone = dry_run("train", POLICIES="agra", **knobs)
+    assert alone.returncode != 0 and "agra-bench train" not in alone.stdout
+    assert "leave the exported wam-libero_object-s1 on other demos" in alone.stderr
+    bound = dry_run("train", POLICIES="wam agra", **{**knobs, "FRESH_DEMOS": "0"})
+    assert bound.stdout.count(f"--expect-data-sha256 {'ab' * 32}") == 1  # agra's; wam is its own
+
+
+def test_the_gpu_route_trains_one_seeds_trio_on_its_own_demos(tmp_path):
+    """scripts/reference_gpu.sh --plan: the device call collects libero_object only and trains
+    wam, agra and agra_sim_semantic of the seed on the GPU, unbound by the committed seed-1
+    checkpoints' digest (their demos were collected on another machine)."""
+    env = {**os.environ, "AGRA_DATA": str(tmp_path), "SEED": "1"}
+    script = REPO / "scripts" / "reference_gpu.sh"
+    result = subprocess.run(
+        ["bash", str(script), "--plan"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    collects = [line for line in lines if line.startswith("agra-bench collect")]
+    assert len(collects) == 2 and all("--suite libero_object " in c for c in collects)  # clean + DART
+    trains = sorted(line for line in lines if line.startswith("agra-bench train"))
+    names = [t.split("--out ")[1].split()[0].rsplit("/", 1)[1] for t in trains]
+    assert names == [f"{p}-libero_object-dart-s1" for p in ("agra", "agra_sim_semantic", "wam")]
+    assert all("--device cuda" in t and "--seed 1" in t for t in trains)
+    assert (REPO / "results/reference/checkpoints/wam-libero_object-s1/config.json").exists()
+    assert "--expect-data-sha256" not in result.stdout
+
+
+def test_libero_10_context_frames_knob_reaches_training_and_names_the_folder(tmp_path):
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": " ", "TEN_SEEDS": "0", "REFERENCE_OUT": str(tmp_path)}
+    default = dry_run("train", **knobs).stdout
+    assert "--context-frames 1 " in default and "/wam-libero_10-s0 " in default
+    three = dry_run("train", TEN_CONTEXT_FRAMES="3", **knobs).stdout
+    assert "--context-frames 3 " in three and "/wam-libero_10-ctx3-s0 " in three

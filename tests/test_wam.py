@@ -17,15 +17,17 @@ from safetensors.torch import load_file
 from agra_bench.errors import UsageError
 from policies.wam.checkpoint import export_inference
 from policies.wam.config import make_config
+from policies.wam.data import WindowDataset
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead
 from policies.wam.model import WorldActionModel
+from policies.wam.policy import WAM
 from policies.wam.precision import resolve_precision
 from policies.wam.teacher_cache import cache_path
 from policies.wam.teachers import make_teacher
 from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, load_embeddings, save_embeddings
 from policies.wam.train import TrainSettings, batch_indices, train
-from tests.conftest import run_cli, run_episodes
+from tests.conftest import REPO, run_cli, run_episodes
 
 TINY = {"image_size": 32, "patch_size": 8}
 
@@ -221,6 +223,28 @@ def test_the_kits_embeddings_table_presets_every_encoder(tmp_path, monkeypatch):
 
 
 @pytest.mark.sim
+def test_the_kit_names_every_object_label_the_sim_semantic_teacher_embeds(collected_demo):
+    """The GPU kit's text table must hold the labels of the demos' segmentation, or the
+    sim_semantic teacher needs the text model that the GPU machine lacks."""
+    import importlib.util
+
+    import h5py
+
+    from policies.wam.teachers import SimSemanticTeacher
+
+    spec = importlib.util.spec_from_file_location("gpu_kit", REPO / "scripts" / "gpu_kit.py")
+    kit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kit)
+    files, objects = kit.scene_files("libero_object", [6])
+    assert files and all(path.is_file() for path in files)
+    with h5py.File(collected_demo, "r") as handle:
+        labels = json.loads(handle["data/demo_0"].attrs["segmentation_labels"])
+    assert labels[0] == "background" and set(labels[1:]) == objects
+    texts = {SimSemanticTeacher.label_text(name) for name in objects}
+    assert "butter" in texts and not any(text[-1].isdigit() for text in texts)
+
+
+@pytest.mark.sim
 def test_training_is_deterministic_and_resumes_exactly(tmp_path, collected_demo):
     straight = _train(tmp_path, "straight", collected_demo, steps=20)
     _train(tmp_path, "resumed", collected_demo, steps=10)
@@ -382,6 +406,38 @@ def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo)
     missing = run_cli("run", "--policy", "agra", "--suite", "libero_90", "--out", str(tmp_path / "x"))
     assert missing.returncode == 2 and "needs --checkpoint" in missing.stderr
     assert "libero_object, robosuite_lift" in missing.stderr
+
+
+def test_context_frames_one_per_policy_call_from_train_to_run(tmp_path, collected_demo):
+    """`train --context-frames 2` makes a checkpoint that sees the frames of its last two calls
+    (the first one twice at the start), as its training windows did (test_wam_recipe); a
+    --replan-steps other than its trained horizon would space them otherwise, and is refused."""
+    folder = tmp_path / "ctx2"
+    trained = run_cli(
+        *("train", "--policy", "wam", "--data", str(collected_demo), "--out", str(folder)),
+        *("--context-frames", "2", "--steps", "2", "--batch-size", "8", "--save-every", "2"),
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    policy = WAM(checkpoint=str(folder))
+    assert policy.config.context_frames == 2 and policy.config.execute_horizon == 4
+    instruction = WindowDataset([collected_demo])[0]["instruction"]
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    policy.reset(0, seed=0)
+    seen = []
+    for frame in frames:
+        obs = {"agentview_rgb": frame, "wrist_rgb": frame, "proprio": np.zeros((1, 8), np.float32)}
+        seen.append(policy.act_with_inputs({**obs, "instruction": [instruction]}, [0])[1].context[0])
+    assert all(ctx.shape[0] == 3 for ctx in seen)  # two agentview frames, then the wrist frame
+    assert torch.equal(seen[0][0], seen[0][1])  # the first call: its frame twice
+    assert torch.equal(seen[1][0], seen[0][1]) and torch.equal(seen[2][0], seen[1][1])
+    assert not torch.equal(seen[1][0], seen[1][1])
+    refused = run_cli(
+        *("run", "--policy", "wam", "--checkpoint", str(folder), "--suite", "libero_object"),
+        *("--replan-steps", "2", "--out", str(tmp_path / "runs")),
+    )
+    assert refused.returncode == 2 and "bad --replan-steps 2; valid: 4" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 @pytest.mark.sim

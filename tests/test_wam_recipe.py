@@ -17,8 +17,10 @@ from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
 from agra_bench.versions import machine_info
 from policies.wam.augment import augment_batch, random_shift
+from policies.wam.config import make_config
 from policies.wam.data import WindowDataset, WindowSpec
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
+from policies.wam.policy import check_horizon
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
 from policies.wam.train import TrainSettings, truncate_log
 from tests.test_wam import _train
@@ -38,6 +40,28 @@ def test_cached_windows_equal_uncached_windows(collected_demo):
                 assert value.dtype == b[key].dtype and torch.equal(value, b[key]), (i, key)
             else:
                 assert value == b[key], (i, key)
+
+
+def test_context_frames_are_one_policy_call_apart(collected_demo):
+    """At run time the policy sees a frame per call, execute_horizon steps apart; training
+    windows must space their context frames alike, or a model with context_frames > 1 meets a
+    history at run time that it never saw."""
+    config = make_config("tiny", context_frames=3)
+    spec = WindowSpec.of(config)
+    assert (spec.context, spec.context_stride) == (3, config.execute_horizon) == (3, 4)
+    windows = WindowDataset([collected_demo], spec)
+    single = WindowDataset([collected_demo], WindowSpec.of(make_config("tiny")))
+    for t, steps in ((9, (1, 5, 9)), (2, (0, 0, 2))):  # before the start: the first frame
+        item = windows[t]
+        expected = torch.stack([single[s]["context"][0] for s in steps])
+        assert torch.equal(item["context"], expected), t
+        assert torch.equal(item["wrist"], single[t]["wrist"]) and item["wrist"].shape[0] == 1
+    assert check_horizon(2, make_config("tiny")) == 2  # one frame: any horizon
+    assert check_horizon(4, config) == 4
+    with pytest.raises(UsageError, match="bad --replan-steps 2; valid: 4"):
+        check_horizon(2, config)
+    with pytest.raises(UsageError, match="bad context_frames 0"):
+        make_config("tiny", context_frames=0)
 
 
 def test_data_digest_follows_the_arrays_not_the_file(tmp_path, collected_demo):

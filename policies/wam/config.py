@@ -29,7 +29,7 @@ class WAMConfig:
     preset: str = "tiny"
     image_size: int = 64  # frames are resized to this (square)
     patch_size: int = 8
-    context_frames: int = 1  # To: past agentview frames seen
+    context_frames: int = 1  # To: agentview frames seen, one per policy call (execute_horizon apart)
     use_wrist: bool = True  # the current wrist frame is one more context frame
     future_frames: int = 2  # K: predicted agentview frames
     future_stride: int = 4  # steps between predicted frames
@@ -63,6 +63,8 @@ class WAMConfig:
             raise UsageError(
                 f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
             )
+        if self.context_frames < 1:
+            raise UsageError(f"bad context_frames {self.context_frames}; valid: 1 or more")
         if self.width % self.heads:
             raise UsageError(f"width {self.width} is not a multiple of heads {self.heads}")
         if self.video_noise not in NOISE_SCHEMES:

@@ -2,12 +2,16 @@
 
 A window is what the WAM learns from at one time step t of a demo:
 
-    context   (To, 3, H, W) float32 in [0, 1]   agentview frames t-To+1 .. t (first frame repeated)
-    wrist     (To, 3, H, W) float32             eye-in-hand frames, same steps
+    context   (To, 3, H, W) float32 in [0, 1]   agentview frames t-(To-1)c .. t-c, t (first frame repeated)
+    wrist     (1, 3, H, W)  float32             the eye-in-hand frame at t
     future    (K, 3, H, W)  float32             agentview frames t+s, t+2s, .. t+K*s (last frame repeated)
     actions   (Ta, 7)       float32             actions t .. t+Ta-1 (the last action repeated, gripper kept)
     proprio   (8,)          float32             eef position (3), axis-angle (3), gripper (2) at t
     instruction str, task_index int, demo str, t int
+
+The context frames are c = `context_stride` steps apart, the policy's execute horizon: at run
+time the policy sees a frame only when it is called, once per executed chunk (policy.py), so
+a model trained on consecutive frames would meet at run time a history it never saw.
 
 Frames of official LIBERO files are stored bottom-up; they are turned upright so both sources
 look like what `agra-bench run` gives a policy. Files are opened lazily per worker process
@@ -29,6 +33,7 @@ import numpy as np
 
 from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
+from policies.wam.config import WAMConfig
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,21 @@ class WindowSpec:
     future: int = 2  # K
     future_stride: int = 4  # s: steps between predicted frames
     chunk: int = 8  # Ta
+    context_stride: int = 1  # c: steps between context frames
+
+    @classmethod
+    def of(cls, config: WAMConfig) -> WindowSpec:
+        """The windows a WAM config trains on: its context frames one policy call apart."""
+        return cls(
+            config.context_frames,
+            config.future_frames,
+            config.future_stride,
+            config.chunk,
+            config.execute_horizon,
+        )
 
     def __post_init__(self) -> None:
-        for name in ("context", "future", "future_stride", "chunk"):
+        for name in ("context", "future", "future_stride", "chunk", "context_stride"):
             if getattr(self, name) < 1:
                 raise UsageError(f"bad window {name}={getattr(self, name)}; must be >= 1")
 
@@ -86,7 +103,7 @@ class WindowDataset:
         d, t = self.index[i]
         ref, s = self.files.demos[d], self.spec
         last = ref.length - 1
-        context = np.clip(np.arange(t - s.context + 1, t + 1), 0, last)
+        context = np.clip(t - s.context_stride * np.arange(s.context - 1, -1, -1), 0, last)
         future = np.clip(t + s.future_stride * np.arange(1, s.future + 1), 0, last)
         chunk = np.clip(np.arange(t, t + s.chunk), 0, last)
 
@@ -108,7 +125,7 @@ class WindowDataset:
             "t": t,
         }
         if self.wrist:
-            item["wrist"] = images("eye_in_hand_rgb", context)
+            item["wrist"] = images("eye_in_hand_rgb", context[-1:])
         if self.teacher_features is not None:
             read = self.teacher_features.read
             parts = [read(ref.file_index, ref.demo, "agentview", context)]

@@ -41,6 +41,11 @@ def check_horizon(horizon: int, config: WAMConfig) -> int:
         raise UsageError(
             f"bad --replan-steps {horizon}; valid: 1-{config.chunk} (the checkpoint's chunk length)"
         )
+    if config.context_frames > 1 and horizon != config.execute_horizon:
+        raise UsageError(
+            f"bad --replan-steps {horizon}; valid: {config.execute_horizon} (this checkpoint sees "
+            f"{config.context_frames} frames, one per call, trained {config.execute_horizon} steps apart)"
+        )
     return horizon
 
 

@@ -105,7 +105,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
 
     torch.manual_seed(settings.seed)
     model = WorldActionModel(config).to(device)
-    spec = WindowSpec(config.context_frames, config.future_frames, config.future_stride, config.chunk)
+    spec = WindowSpec.of(config)
     teacher_features, align = None, None
     if config.align_weight > 0:
         from policies.wam.teacher_cache import TeacherFeatures, build_teacher_cache
