@@ -6,4 +6,6 @@ perturbation knows only the simulator it edits (see README, "Layout").
 """
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 5  # 5: protocol `openpi`/`libero` place the scene as their source (protocol.py)
+# 6: goal_conditions(_met), how far an episode got; 5: protocol `openpi`/`libero` place the scene as
+# their source (protocol.py)
+SCHEMA_VERSION = 6

@@ -57,8 +57,8 @@ def _start_ray(address: str | None, workers: int):
         try:
             if address:
                 ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=workers, **kwargs)
+            else:  # "local": a new instance, even where another cluster runs on this machine
+                ray.init(address="local", num_cpus=workers, **kwargs)
         except ConnectionError as exc:
             raise UsageError(f"cannot reach the Ray cluster at '{address}': {exc}") from None
     return ray

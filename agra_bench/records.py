@@ -59,6 +59,8 @@ EPISODE_SCHEMA = pa.schema(
         ("max_steps", pa.int32()),
         ("hit_step_cap", pa.bool_()),
         ("success_at_reset", pa.bool_()),
+        ("goal_conditions", pa.int16()),
+        ("goal_conditions_met", pa.int16()),
         ("policy_calls", pa.int32()),
         ("wall_s", pa.float64()),
         ("obs0_sha1", pa.string()),
@@ -74,7 +76,8 @@ EPISODE_SCHEMA = pa.schema(
 #: Columns added after schema version 1, with the value old rows get (v2: error_type, attempt,
 #: obs0_input_sha1; v3: the rest of the condition, see agra_bench.identity; v4: policy_server;
 #: v5 adds no column: `openpi` and `libero` rows use their source's scene, report reads older
-#: rows under the names of the old rule, agra_bench.protocol.LEGACY_NAMES).
+#: rows under the names of the old rule, agra_bench.protocol.LEGACY_NAMES; v6: goal_conditions
+#: and goal_conditions_met, unknown in older rows).
 ADDED_COLUMNS = {
     "error_type": None,
     "attempt": 1,
@@ -83,6 +86,8 @@ ADDED_COLUMNS = {
     "image_size": None,
     "render_quality": None,
     "policy_server": None,
+    "goal_conditions": None,
+    "goal_conditions_met": None,
 }
 ERROR_TYPES = ("policy", "connection", "server_lost", "timeout", "simulator", "perturbation", "worker_crash")
 MAX_ATTEMPTS = 2

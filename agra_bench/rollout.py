@@ -34,6 +34,9 @@ class EpisodeResult:
     obs0_sha1: str
     obs0_input_sha1: str
     frames: list[np.ndarray] = field(default_factory=list)
+    #: At the episode's end: the goal's conditions and how many of them hold (`goal_progress`).
+    goal_conditions: int | None = None
+    goal_conditions_met: int | None = None
 
 
 def batch_observations(observations: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -110,8 +113,14 @@ class EpisodeRun:
             frames=[self._frame(obs)] if record_frames else [],
         )
         self.done = self.result.success_at_reset
+        if self.done:
+            self._record_goal_progress()
         for observer in observers:
             observer.on_reset(self)
+
+    def _record_goal_progress(self) -> None:
+        """Once, at the end: how far the episode got when it fails (`SimTaskEnv.goal_progress`)."""
+        self.result.goal_conditions_met, self.result.goal_conditions = self.env.goal_progress()
 
     @staticmethod
     def _frame(obs: dict[str, Any]) -> np.ndarray:
@@ -143,6 +152,7 @@ class EpisodeRun:
             if terminated or truncated:
                 self.result.success, self.result.hit_step_cap = bool(terminated), bool(truncated)
                 self.done = True
+                self._record_goal_progress()
                 break
         self.result.steps = self.env.steps
 
@@ -226,6 +236,8 @@ def outcome_row(
             perturb_params=json.dumps(result.perturb_params, sort_keys=True),
             obs0_sha1=result.obs0_sha1,
             obs0_input_sha1=result.obs0_input_sha1,
+            goal_conditions=result.goal_conditions,
+            goal_conditions_met=result.goal_conditions_met,
         )
     else:
         row.update(
@@ -237,5 +249,7 @@ def outcome_row(
             perturb_params="{}",
             obs0_sha1=None,
             obs0_input_sha1=None,
+            goal_conditions=None,
+            goal_conditions_met=None,
         )
     return row

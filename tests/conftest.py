@@ -16,6 +16,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # Every Ray instance a test starts (in this process or in a CLI subprocess) takes the loopback
 # address for its node, GCS and raylet: tests talk to 127.0.0.1 only (agra_bench/ray_executor.py).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# Under pytest-xdist (scripts/test.sh) the workers share the cores: each worker's torch, and the
+# CLI subprocesses it starts, gets its share of them. OpenMP threads beyond the cores spin against
+# each other: a WAM training test took 587 s beside another worker with all cores, 86 s alone.
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if XDIST_WORKERS > 1:
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, str(max(1, len(os.sched_getaffinity(0)) // XDIST_WORKERS)))
 
 from perturbations.registry import families  # noqa: E402  (after MUJOCO_GL: it imports mujoco)
 

@@ -38,7 +38,10 @@ def settings(tmp_path, policy: str = POLICY, max_steps: int = 12) -> WorkerSetti
 
 
 def outcomes(rows) -> dict[str, tuple]:
-    return {r["key"].id: (r["success"], r["steps"], r["obs0_sha1"], r["error"]) for r in rows}
+    return {
+        r["key"].id: (r["success"], r["steps"], r["obs0_sha1"], r["error"], r["goal_conditions_met"])
+        for r in rows
+    }
 
 
 def test_every_key_once_and_the_same_rows_for_any_worker_count_and_grouping(tmp_path):
@@ -52,6 +55,8 @@ def test_every_key_once_and_the_same_rows_for_any_worker_count_and_grouping(tmp_
     reference = outcomes(runs[(1, 1)])
     assert sorted(reference) == sorted(k.id for k in keys)
     assert any(success for success, *_ in reference.values())  # rows differ between keys
+    # The fake env's goal is its one success test: met once when the episode succeeds.
+    assert all(met == int(success) for success, *_, met in reference.values())
     for rows in runs.values():
         assert len(rows) == len(keys) and outcomes(rows) == reference
 
@@ -103,4 +108,5 @@ def test_a_policy_a_whole_episode_worker_cannot_build_fails_each_episode_as_a_po
     finally:
         worker.close()
     assert [r["error_type"] for r in rows] == ["policy", "policy"]
+    assert all(r["goal_conditions"] is None and r["goal_conditions_met"] is None for r in rows)
     assert all("no weights on this node" in r["error"] for r in rows)

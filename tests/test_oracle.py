@@ -10,7 +10,7 @@ import pytest
 
 from agra_bench.envs import make_env
 from agra_bench.plan import EpisodeKey
-from agra_bench.rollout import run_episode
+from agra_bench.rollout import EpisodeObserver, run_episode
 from policies import make_policy
 from policies.base import PRIVILEGED
 from policies.oracle_arm import LIFT_REACH, lift_point, wrist_turn
@@ -186,6 +186,42 @@ def test_oracle_solves_tasks_without_images(suite, task_id):
     try:
         result = run_episode(env, policy, EpisodeKey(suite, task_id, 0, 0, 0, "none", 0, "id"))
         assert result.success and not result.success_at_reset and result.steps < env.max_steps
+        conditions = len(env.goal_predicates()) if suite.startswith("libero") else 1
+        assert result.goal_conditions_met == result.goal_conditions == conditions
+    finally:
+        env.close()
+
+
+class GoalProgressLog(EpisodeObserver):
+    """`goal_progress()` after every step of the episode."""
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[int, int]] = []
+
+    def after_step(self, run, action, terminated, truncated) -> None:
+        self.progress.append(run.env.goal_progress())
+
+
+def test_an_episode_cut_off_between_the_two_objects_records_one_condition_of_two():
+    """libero_10 task 0 (soup, then sauce, into the basket): the oracle's episode passes through
+    "one of two" on its way to the goal, and the same episode stopped at the step cap while the
+    soup is in the basket and the sauce is not records 1 of 2 in its result: a failure that got
+    halfway, where the success rate sees a failure like any other."""
+    env = make_env("libero_10", 0, image_size=32, render_images=False)
+    policy = make_policy("scripted")
+    key = EpisodeKey("libero_10", 0, 0, 0, 0, "none", 0, "id")
+    try:
+        log = GoalProgressLog()
+        full = run_episode(env, policy, key, observers=(log,))
+        assert full.success and (full.goal_conditions_met, full.goal_conditions) == (2, 2)
+        met = [m for m, total in log.progress]
+        assert {total for _, total in log.progress} == {2} and met[0] == 0 and met[-1] == 2
+        halfway = [step for step, m in enumerate(met, start=1) if m == 1]
+        assert halfway, f"the episode never had one object of two in: {met}"
+        env.max_steps = halfway[len(halfway) // 2]  # well inside the stretch with the soup alone in
+        cut = run_episode(env, policy, key)
+        assert cut.hit_step_cap and not cut.success and cut.steps == env.max_steps
+        assert (cut.goal_conditions_met, cut.goal_conditions) == (1, 2)
     finally:
         env.close()
 

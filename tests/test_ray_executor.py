@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import run_episodes
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-pytestmark = pytest.mark.sim
+# Ray tests share one pytest-xdist worker (scripts/test.sh): one Ray instance at a time.
+pytestmark = [pytest.mark.sim, pytest.mark.xdist_group("ray")]
 
 RUN = "--policy noop --suite robosuite_lift --max-steps 4 --image-size 32 --perturb none,lighting --workers 2"
 SAME = [
@@ -46,6 +47,27 @@ def test_ray_records_a_failing_episode_and_goes_on(tmp_path):
     errors = df.set_index("episode")["error"]
     assert errors[1].startswith("PolicyCallError: policy 'fail_second_episode' failed: RuntimeError")
     assert errors[[0, 2]].isna().all()
+
+
+def test_without_address_a_run_starts_its_own_instance_beside_a_running_cluster(tmp_path):
+    """Another Ray cluster runs on this machine, and RAY_ADDRESS names it (as inside a Ray job):
+    `--executor ray` without `--address` still starts its own local instance with `--workers`
+    CPUs, as documented. Before, `ray.init` joined the running cluster, then refused the CPU
+    count (`ValueError: When connecting to an existing cluster, num_cpus ... must not be
+    provided`): a traceback, and in the suite a flaky test whenever two Ray tests overlapped."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        df = run_episodes(
+            tmp_path,
+            "--policy noop --suite robosuite_lift --episodes 2 --max-steps 3 --image-size 32"
+            " --workers 1 --executor ray",
+            env={"RAY_ADDRESS": cluster.address},
+        )
+    finally:
+        cluster.shutdown()
+    assert len(df) == 2 and df["error"].isna().all()
 
 
 LISTENERS_OF_A_LOCAL_RAY = """

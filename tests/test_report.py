@@ -341,3 +341,31 @@ def test_robustness_summaries_against_hand_computed_values(tmp_path):
     assert b.mce == pytest.approx(1.0) and b.relative_mce == pytest.approx(1.0)
     with pytest.raises(UsageError, match="valid: A, B"):
         build_report([tmp_path / "runs"], tmp_path / "out2", baseline="C")
+
+
+def test_goal_progress_is_the_mean_share_of_goal_conditions_met_and_empty_when_unrecorded(tmp_path):
+    """libero_10-like rows: a success (2 of 2), a failure with one object in (1 of 2), one with
+    none (0 of 2) and an errored episode (unknown, not scored): 50% of the goal, where the
+    success rate says 33%. A run written before episode schema 6 has no such column: empty."""
+    outcomes = [(True, 2), (False, 1), (False, 0)]
+    rows = []
+    for episode, (success, met) in enumerate(outcomes):
+        row = episode_row("wam-ten", "wam", 0, episode, "none", success, suite="libero_10")
+        rows.append({**row, "goal_conditions": 2, "goal_conditions_met": met})
+    rows.append(episode_row("wam-ten", "wam", 0, 3, "none", False, suite="libero_10", error="Boom: x"))
+    write_run(tmp_path, "wam-ten", rows)
+    write_run(tmp_path, "agra-old", [episode_row("agra-old", "agra", 0, e, "none", e == 0) for e in range(2)])
+    build_report([tmp_path])
+    arms = pd.read_csv(tmp_path / "report" / "summary.csv").set_index("policy_label")
+    assert arms.loc["wam", "success_rate"] == pytest.approx(1 / 3, abs=1e-4)  # CSV: 4 decimals
+    assert arms.loc["wam", "goal_progress"] == pytest.approx(0.5)
+    assert pd.isna(arms.loc["agra", "goal_progress"])
+    tasks = pd.read_csv(tmp_path / "report" / "tasks.csv").set_index("policy_label")
+    assert tasks.loc["wam", "goal_progress"] == pytest.approx(0.5)
+    per_task = (tmp_path / "report" / "summary.md").read_text().split("## Per task")[1].split("\n## ")[0]
+    header = next(line for line in per_task.splitlines() if line.startswith("| policy"))
+    wam = next(line for line in per_task.splitlines() if line.startswith("| wam"))
+    agra = next(line for line in per_task.splitlines() if line.startswith("| agra"))
+    column = [c.strip() for c in header.split("|")].index("goal_progress")
+    assert [c.strip() for c in wam.split("|")][column] == "50.0%"
+    assert [c.strip() for c in agra.split("|")][column] == ""

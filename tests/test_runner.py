@@ -67,6 +67,7 @@ def test_libero_run_writes_parquet_manifest_and_video(tmp_path):
     assert list(df["episode"]) == [0, 1] and list(df["init_state_id"]) == [0, 1]
     assert df["error"].isna().all()
     assert (df["steps"] == 6).all() and df["hit_step_cap"].all() and (df["max_steps"] == 6).all()
+    assert (df["goal_conditions"] == 2).all() and (df["goal_conditions_met"] == 0).all()  # soup, sauce
     assert set(df["perturbation"]) == {"none"} and set(df["suite"]) == {"libero_10"}
     assert df["instruction"][0].startswith("put both the alphabet soup")
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -87,6 +88,7 @@ def test_robosuite_run(tmp_path):
         tmp_path, "--policy noop --suite robosuite_lift --episodes 2 --max-steps 5 --image-size 32"
     )
     assert len(df) == 2 and (df["steps"] == 5).all() and not df["success"].any()
+    assert (df["goal_conditions"] == 1).all() and (df["goal_conditions_met"] == 0).all()
 
 
 def test_a_resumed_run_reports_the_whole_runs_result(tmp_path):

@@ -364,6 +364,14 @@ class SimTaskEnv(gym.Env, ABC):
     def goal_predicates(self) -> list[list[str]]:
         return []
 
+    def goal_progress(self) -> tuple[int, int]:
+        """(goal conditions that hold now, goal conditions): how far a failed episode got. A
+        long-horizon task's goal is a conjunction (libero_10's "both objects in the basket"),
+        and an episode that places one object of two is not a policy that never grasps. This
+        default counts the task's success test as one condition; backends that can test each
+        condition of the goal on its own (LIBERO's BDDL goal) count them one by one."""
+        return int(self._check_success()), 1
+
     # --- what perturbations may touch ------------------------------------------------------
     # Families see the scene through these methods and `sim` (MuJoCo model and data), never
     # through the backend env: a new backend implements them and every family works on it.

@@ -54,6 +54,12 @@ class LiberoEnv(SimTaskEnv):
     def goal_predicates(self) -> list[list[str]]:
         return [[str(x) for x in predicate] for predicate in self._sim_env.parsed_problem["goal_state"]]
 
+    def goal_progress(self) -> tuple[int, int]:
+        """Each predicate of the BDDL goal tested on its own, with the test LIBERO's success
+        check applies to all of them together (`_eval_predicate`)."""
+        goal = self._sim_env.parsed_problem["goal_state"]
+        return sum(bool(self._sim_env._eval_predicate(predicate)) for predicate in goal), len(goal)
+
     def privileged_state(self) -> dict[str, Any]:
         state = super().privileged_state()
         state["articulations"] = self._articulations()

@@ -145,6 +145,7 @@ def build_report(
         "success_rate",
         "ci_low",
         "ci_high",
+        "goal_progress",
         "errors",
     ]
     diagnostics, diagnostic_notes = load_diagnostics(dirs)

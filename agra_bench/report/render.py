@@ -16,6 +16,7 @@ from agra_bench.report.plots import Figure
 
 PERCENT_COLUMNS = {
     "success_rate",
+    "goal_progress",
     "ci_low",
     "ci_high",
     "delta_vs_clean",

@@ -86,7 +86,20 @@ def _rate_row(group: pd.DataFrame) -> dict:
         "mean_steps_success": float(valid.loc[valid["success"], "steps"].mean()) if k else float("nan"),
         "hit_step_cap": int(valid["hit_step_cap"].sum()),
         "success_at_reset": int(valid["success_at_reset"].sum()),
+        "goal_progress": goal_progress(valid),
     }
+
+
+def goal_progress(episodes: pd.DataFrame) -> float:
+    """Mean share of the goal's conditions that hold at the episodes' end (1 for a success): on
+    a long-horizon task it tells a policy that gets one object of two into the basket from one
+    that gets none, where both have a success rate of 0. NaN when no episode recorded it (rows of
+    episode schema < 6)."""
+    known = episodes.dropna(subset=["goal_conditions", "goal_conditions_met"])
+    known = known[known["goal_conditions"] > 0]
+    if known.empty:
+        return float("nan")
+    return float((known["goal_conditions_met"] / known["goal_conditions"]).mean())
 
 
 def arm_summary(episodes: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 tests (scheduling, crash retry, batching) run in milliseconds per episode instead of seconds.
 
 It has what the episode driver uses of `SimTaskEnv`: `reset`/`step` with the real observation
-keys, `steps`, `set_render_keys`, `privileged_state`, the perturbation attributes and `close`.
+keys, `steps`, `goal_progress`, `set_render_keys`, `privileged_state`, the perturbation
+attributes and `close`.
 Its outcome is a function of the episode seed and the actions: an episode succeeds at step
 3 + seed % 5 if the gripper action (index 6) of that step is below 0.9, so a policy's actions
 matter and rows are deterministic per key. Environment variables make it misbehave:
@@ -48,13 +49,14 @@ class FakeTaskEnv:
                 if marker is not None:
                     marker.touch()
                 os._exit(3)  # like a simulator segfault: no exception, no row
-        self.seed, self.steps = int(seed or 0), 0
+        self.seed, self.steps, self.succeeded = int(seed or 0), 0, False
         return self._obs(), {"success": False, "perturb_params": {"fake": self.seed % 7}}
 
     def step(self, action):
         self.steps += 1
         success = self.steps == 3 + self.seed % 5 and float(np.asarray(action)[6]) < 0.9
         truncated = not success and self.steps >= self.max_steps
+        self.succeeded = success
         return self._obs(), float(success), success, truncated, {"success": success}
 
     def set_arm(self, arm) -> None:
@@ -65,6 +67,9 @@ class FakeTaskEnv:
 
     def privileged_state(self) -> dict[str, Any]:
         return {"steps": self.steps}
+
+    def goal_progress(self) -> tuple[int, int]:
+        return int(self.succeeded), 1
 
     def close(self) -> None:
         pass
