@@ -3,7 +3,9 @@
 # pytest's exit code 5 ("no tests collected") is turned into a failure: a run that tests nothing
 # must not pass. Tests run in parallel, one pytest-xdist worker per core up to 4 (AGRA_TEST_WORKERS
 # sets the count; 0 runs them all in this process, as `pytest` alone does). Tests that start Ray
-# carry the xdist_group "ray" mark and share one worker: one Ray instance at a time.
+# carry the xdist_group "ray" mark and share one worker: one Ray instance at a time. Tests marked
+# `slow` (45 s or more) are handed out first, so that the workers finish together; `-m "not slow"`
+# leaves them out for a quick pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MUJOCO_GL="${MUJOCO_GL:-egl}" PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}" HF_HUB_OFFLINE=1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
@@ -50,6 +51,13 @@ def run_episodes(out: Path, args: str, **kwargs) -> pd.DataFrame:
     return pd.read_parquet(runs[0] / "episodes.parquet")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `slow` (45 s or more here) run first. pytest-xdist hands tests out in this
+    order, so a long test collected last (test_wam.py sorts late) would keep one worker busy
+    while the others have run out of work; longest first keeps the workers' ends together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def cli():
     return run_cli
@@ -75,8 +83,25 @@ def cli_in_process(monkeypatch, capsys):
 @pytest.fixture(scope="session")
 def collected_demo(tmp_path_factory) -> Path:
     """One real oracle demonstration of libero_object task 6 (butter) at 32x32, collected once
-    per test session through the CLI and shared by the demonstration and WAM tests."""
-    out = tmp_path_factory.mktemp("demos") / "butter.hdf5"
+    per test session through the CLI and shared by the demonstration and WAM tests. Under
+    pytest-xdist every worker has its own session, so the first to need it collects it into the
+    run's shared temporary folder under a file lock and the others read that file (a minute of
+    CPU each time, on the machine's two cores)."""
+    shared = tmp_path_factory.getbasetemp()
+    if XDIST_WORKERS > 1:
+        shared = shared.parent  # the folder above every worker's own (xdist's documented pattern)
+    out = shared / "collected_demo" / "butter.hdf5"
+    with FileLock(str(shared / "collected_demo.lock")):
+        if not out.exists():  # collected aside, then renamed: a failed collection leaves no file
+            staging = shared / "collected_demo.staging"
+            staging.mkdir(exist_ok=True)
+            _collect_demo(staging / out.name)
+            out.parent.mkdir(exist_ok=True)
+            (staging / out.name).rename(out)
+    return out
+
+
+def _collect_demo(out: Path) -> None:
     result = run_cli(
         "collect",
         "--suite",
@@ -92,4 +117,3 @@ def collected_demo(tmp_path_factory) -> Path:
         "--no-progress",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return out

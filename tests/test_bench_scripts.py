@@ -101,7 +101,10 @@ def two_step_training(tmp_path_factory, collected_demo) -> Path:
     return out
 
 
-@pytest.mark.parametrize("script", sorted(QUICKEST))
+@pytest.mark.parametrize(
+    "script",
+    [pytest.param(s, marks=pytest.mark.slow) if s == "learning_curve.py" else s for s in sorted(QUICKEST)],
+)
 def test_quickest_mode_prints_its_figures(script, tmp_path, request):
     args, figures = QUICKEST[script]
     fills = {"tmp": str(tmp_path)}

@@ -87,6 +87,7 @@ def kill_at_random_moments(out, executor: str, rng: random.Random, planned: int)
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.xdist_group("ray"))])
 def test_three_sigkills_then_resume_equal_an_uninterrupted_run(tmp_path, executor):
     if executor == "ray":

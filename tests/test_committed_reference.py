@@ -57,6 +57,7 @@ def _episode_runs(runs: Path) -> list[Path]:
     return sorted(p.parent for p in runs.glob("*/episodes.parquet"))
 
 
+@pytest.mark.slow
 def test_the_committed_report_is_the_report_of_the_committed_runs(tmp_path):
     runs = _tracked_runs(tmp_path)
     # the comparisons of scripts/reference.sh's report stage

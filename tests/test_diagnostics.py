@@ -103,6 +103,7 @@ def test_recording_attention_leaves_the_output_unchanged_and_maps_sum_to_one():
     assert maps.shape == (1, model.slots, 4, 4) and float(maps.sum()) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.sim
 def test_diagnose_runs_on_a_trained_checkpoint_and_joins_the_report(tmp_path, collected_demo):
     from policies.wam.train import TrainSettings, train

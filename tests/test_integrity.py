@@ -4,10 +4,12 @@ real family's arm shows a first observation that differs from the control arm's.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tests.conftest import PERTURBATION_FAMILIES, run_cli, run_episodes
 
 
+@pytest.mark.slow
 def test_integrity_flags_a_noop_family_and_no_real_one(tmp_path):
     plugin = {"AGRA_BENCH_PERTURBATION_MODULES": "tests.helpers.noop_family"}
     rows = run_episodes(

@@ -267,6 +267,7 @@ def test_oracle_solves_a_libero_object_task_from_two_init_states():
         env.close()
 
 
+@pytest.mark.slow
 def test_oracle_keeps_success_under_every_family_at_severity_5(tmp_path):
     df = run_episodes(
         tmp_path,

@@ -114,6 +114,7 @@ def test_distractors_never_occlude_task_objects_at_reset(env, seed):
     assert state.shape == env.init_states()[seed].shape  # no joint added: official state fits
 
 
+@pytest.mark.slow
 def test_run_with_every_family_and_a_combination(tmp_path):
     df = run_episodes(
         tmp_path / "all",

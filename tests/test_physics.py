@@ -90,6 +90,7 @@ def first_difference(a: list[dict], b: list[dict]) -> tuple[int, str] | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("suite", "task_id"), TASKS, ids=[s for s, _ in TASKS])
 def test_fast_physics_is_stock_bit_for_bit(suite, task_id):
     # a LIBERO scene's XML is the same at every reset: the 2nd and 3rd keep the render context
@@ -163,6 +164,7 @@ ROW_COLUMNS = ["init_state_id", "success", "steps", "hit_step_cap", "obs0_sha1",
     ],
     ids=["libero_object", "robosuite_lift"],
 )
+@pytest.mark.slow
 def test_scripted_oracle_rows_are_the_same_under_both_physics(tmp_path, args):
     fast = run_episodes(tmp_path / "fast", f"--policy scripted {args}")
     stock = run_episodes(tmp_path / "stock", f"--policy scripted {args} --physics stock")

@@ -29,6 +29,7 @@ SAME = [
 ]
 
 
+@pytest.mark.slow
 def test_ray_rows_equal_local_rows(tmp_path):
     local = run_episodes(tmp_path / "local", f"{RUN} --episodes 3").set_index("episode_key")
     ray_rows = run_episodes(tmp_path / "ray", f"{RUN} --episodes 3 --executor ray").set_index("episode_key")
@@ -149,6 +150,7 @@ def test_a_local_ray_instance_listens_on_loopback_only():
     assert set(found["listening"]) <= LOOPBACK_HEX, found["listening"]
 
 
+@pytest.mark.slow
 def test_a_two_node_run_that_loses_a_node_finishes_every_key_once(tmp_path):
     """A real two-node Ray cluster on loopback (head and a second node, 1 CPU each, separate
     raylets): the run's two actors sit one on each node. After 3 rows, the second node is
@@ -204,6 +206,7 @@ def test_a_two_node_run_that_loses_a_node_finishes_every_key_once(tmp_path):
         cluster.shutdown()
 
 
+@pytest.mark.slow
 def test_a_two_node_run_whose_driver_is_killed_resumes_every_key_once(tmp_path):
     """The same two-node cluster; this time the driver (`agra-bench run`) is SIGKILLed after 2
     rows. Its actors die with it (they belong to the driver's job); the rerun of the command

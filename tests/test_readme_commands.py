@@ -100,6 +100,7 @@ def test_synopsis_options_exist():
             assert option in valid, f"README synopsis `{line}` names {option}, which `{' '.join(path)}` lacks"
 
 
+@pytest.mark.slow
 def test_every_readme_command_runs(tmp_path):
     work = tmp_path / "work"
     work.mkdir()

@@ -35,6 +35,7 @@ def _rows(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize(
     "policy", ["tests.helpers.image_policy:ImageMeanPolicy", "random"], ids=["chunked-image", "blind"]
 )
+@pytest.mark.slow
 def test_on_demand_gives_the_inputs_and_rows_of_rendering_every_step(tmp_path, policy):
     args = f"--policy {policy} --suite libero_object --tasks 0 --episodes 2 --max-steps 13 --image-size 48"
     args += " --perturb none,noise"

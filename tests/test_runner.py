@@ -109,6 +109,7 @@ def test_a_resumed_run_reports_the_whole_runs_result(tmp_path):
     assert session["precision"] is None
 
 
+@pytest.mark.slow
 def test_same_key_same_first_observation_with_one_and_two_workers(tmp_path):
     digests = {}
     for workers in (1, 2):

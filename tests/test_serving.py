@@ -137,6 +137,7 @@ def _run_table(out: Path) -> pd.DataFrame:
     return pd.read_parquet(run_dir / "episodes.parquet").sort_values("episode").reset_index(drop=True)
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("ray")  # it starts Ray: with the other Ray tests, one instance at a time
 def test_openpi_run_gives_the_rows_and_inputs_of_the_in_process_policy(tmp_path, server):
     """The same policy in-process and behind `agra-bench serve` (local executor with two envs

@@ -63,6 +63,7 @@ def test_a_bad_shard_is_one_line(tmp_path, bad):
         RunConfig(policy="noop", suite="robosuite_lift", out=tmp_path, shard=bad)
 
 
+@pytest.mark.slow
 def test_shards_then_merge_give_the_unsharded_run(tmp_path):
     whole = run_episodes(tmp_path / "whole", RUN)
     shards = tmp_path / "shards"

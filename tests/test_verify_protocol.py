@@ -34,6 +34,7 @@ def failed(checks) -> list[str]:
     return [f"task {c.task_id} ep {c.episode} {c.part}: {c.detail}" for c in checks if c.identical is False]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suite", LIBERO_SUITES)
 def test_openpi_protocol_is_openpi_loop_scene_for_scene(suite):
     job = VerifyJob(suite=suite, tasks=str(TASK_OF_SUITE[suite]), episodes="0-3", **SMALL)
@@ -42,6 +43,7 @@ def test_openpi_protocol_is_openpi_loop_scene_for_scene(suite):
     assert failed(checks) == [] and all(c.identical for c in checks) and passed(checks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["libero", "lerobot"])
 def test_libero_and_lerobot_protocols_are_their_loops_downstream_of_the_fixtures(protocol):
     """LIBERO's metric.py never seeds its envs and lerobot's fixtures follow each sub-env's
@@ -64,6 +66,7 @@ def test_a_wrong_seed_in_the_source_loop_fails_verification():
     assert not checks["images"].identical and not checks["request"].identical
 
 
+@pytest.mark.slow
 def test_cli_passes_the_openpi_protocol_and_fails_the_old_scene_rule_with_what_differs():
     args = ["verify-protocol", "--suite", "libero_goal", "--tasks", "0", "--episodes", "2", "--steps", "1",
             "--image-size", "48"]  # fmt: skip

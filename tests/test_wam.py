@@ -306,6 +306,7 @@ def test_agra_alignment_loss_decreases_on_real_frames(tmp_path, collected_demo):
 OVERFIT_BOUND = 0.7  # replayed L1 action error / L1 error of always predicting the mean action
 
 
+@pytest.mark.slow
 @pytest.mark.sim
 def test_wam_overfits_one_demonstration(tmp_path, collected_demo):
     """400 steps on one demo: the action loss falls and the actions the policy gives along the
@@ -357,6 +358,7 @@ def test_wam_overfits_one_demonstration(tmp_path, collected_demo):
     assert np.mean(errors) < OVERFIT_BOUND * baseline, (np.mean(errors), baseline)
 
 
+@pytest.mark.slow
 @pytest.mark.sim
 def test_wam_and_agra_checkpoints_drive_agra_bench_run(tmp_path, collected_demo):
     for policy in ("wam", "agra"):
