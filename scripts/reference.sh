@@ -2,7 +2,8 @@
 # The reference AGRA-vs-WAM experiment, one command, resumable at every stage:
 #   collect (oracle demonstrations, 64 px) -> train (wam and agra, every seed; on libero_object
 #   also the teacher control, agra with another teacher) -> export (bf16 EMA checkpoints into
-#   results/reference/checkpoints/) -> run (the exported checkpoints, so a fresh clone reproduces
+#   results/reference/checkpoints/; then retire: the runs of a checkpoint it replaced go to
+#   $DATA/retired_runs) -> run (the exported checkpoints, so a fresh clone reproduces
 #   the committed runs: clean arm and the visual families at severity 3, ID and OOD, all 50 init
 #   states) -> dose (one family at the other severities) -> diagnose (one checkpoint of each
 #   policy) -> report.
@@ -326,6 +327,45 @@ do_report() {  # AGRA (each teacher) against WAM, and the teachers against each 
         --compare "agra[sim_semantic]:agra[mobilenet_v2]"
 }
 
+do_retire() {  # move the runs of checkpoints that are no longer the exported ones to $DATA/retired_runs
+    # A retrained checkpoint (FRESH_DEMOS=1) replaces the exported one: the runs made from the old
+    # one are no longer reproducible from the committed checkpoints, and beside the new one's runs
+    # of the same arms they would be two runs of one policy, seed and arm. Runs record the
+    # checkpoint's content hash; a diagnosis records only its folder, so the diagnosis of a
+    # folder whose runs leave goes with them. The export stage ends with this; after unpacking
+    # checkpoints made elsewhere (scripts/reference_gpu.sh), run this stage.
+    local dry=0
+    [ "${DRY_RUN:-0}" = 1 ] && dry=1
+    "$PYTHON" - "$OUT" "$DATA/retired_runs" "$dry" <<'PY'
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from agra_bench.config import checkpoint_digest
+
+out, retired, dry = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
+checkpoints = out / "checkpoints"
+exported = {checkpoint_digest(p) for p in checkpoints.glob("*") if (p / "model.safetensors").is_file()}
+moves, stale_folders = [], set()
+for manifest in sorted((out / "runs").glob("*/manifest.json")):
+    meta = json.loads(manifest.read_text())
+    sha1 = meta["identity"].get("checkpoint_sha1")
+    if sha1 and sha1 not in exported:
+        moves.append((manifest.parent, retired / sha1[:8]))
+        stale_folders.add(Path(meta["config"].get("checkpoint") or "").name)
+for name in sorted(stale_folders - {""}):
+    diagnosis = out / "runs" / f"diagnose-{name}"
+    if diagnosis.is_dir():
+        moves.append((diagnosis, retired / f"{name}-diagnosis"))
+for run, target in moves:
+    print(f"-- {'would retire' if dry else 'retired'} {run.name} (its checkpoint is no longer exported) to {target}")
+    if not dry:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(run), str(target / run.name))
+PY
+}
+
 do_export() {  # finished training runs only: a checkpoint that is still training is not a result
     checkpoints | while read -r policy suite seed steps; do
         source="$DATA/ckpt/$(ckpt "$policy" "$suite" "$seed")"
@@ -337,14 +377,15 @@ do_export() {  # finished training runs only: a checkpoint that is still trainin
         fi
         $EXPORT "$source" "$(exported "$policy" "$suite" "$seed")"
     done
+    do_retire
 }
 
 main() {
     local name
     for name in ${*:-collect train export run dose diagnose report}; do
         case "$name" in
-            collect|train|export|run|dose|diagnose|report) stage "$name" ;;
-            *) echo "error: unknown stage '$name'; valid: collect, train, export, run, dose, diagnose, report" >&2; exit 2 ;;
+            collect|train|export|retire|run|dose|diagnose|report) stage "$name" ;;
+            *) echo "error: unknown stage '$name'; valid: collect, train, export, retire, run, dose, diagnose, report" >&2; exit 2 ;;
         esac
     done
 }

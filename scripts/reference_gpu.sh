@@ -14,7 +14,8 @@
 #                       ".gpukit/mobilenet_v2_features.safetensors"]
 #                command  SEED=1 bash scripts/reference_gpu.sh
 # What comes back in $OUT: reference.log (each stage, its wall time and collect's demos-kept
-# tables), checkpoints.tar.gz (unpack into results/reference/), training.tar.gz (each training's
+# tables), checkpoints.tar.gz (unpack into results/reference/, then
+# `scripts/reference.sh retire`: the runs of the replaced checkpoints leave), training.tar.gz (each training's
 # run.json, losses.csv, config.json with the demos' data_sha256, and log) and, when the clean arm ran,
 # gpu_clean_arm.tar.gz (its run folders, which are not the committed CPU-rendered runs).
 set -euo pipefail

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from agra_bench.config import checkpoint_digest
 from agra_bench.protocol import LEGACY_BEFORE_SCHEMA, LEGACY_NAMES
 from agra_bench.report import build_report
 from agra_bench.report.load import incomplete_run_note, policy_entry_of, teacher_of, train_seed_of
@@ -100,6 +101,25 @@ def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
             f"{label} runs without a wam partner: {sorted(variant - by_label['wam'])}"
         )
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
+
+
+def test_every_committed_run_was_made_from_a_committed_checkpoint(tmp_path):
+    """The README promises that a fresh clone reproduces the committed runs from the committed
+    checkpoints. A checkpoint retrained and exported over the committed one breaks that for the
+    runs made from the old one, unless they leave with it (scripts/reference.sh export retires them)."""
+    committed = {
+        checkpoint_digest(folder): folder.name
+        for folder in (REFERENCE / "checkpoints").iterdir()
+        if (folder / "model.safetensors").is_file()
+    }
+    runs = _episode_runs(_tracked_runs(tmp_path))
+    made_from = {
+        run.name: json.loads((run / "manifest.json").read_text())["identity"].get("checkpoint_sha1")
+        for run in runs
+    }
+    assert any(made_from.values()), "no committed run records a checkpoint"
+    strays = {name: sha1[:8] for name, sha1 in made_from.items() if sha1 and sha1 not in committed}
+    assert not strays, f"runs made from checkpoints that are not committed: {strays}"
 
 
 def test_the_readme_pooled_rows_are_the_committed_pooled_table():

@@ -295,3 +295,76 @@ def test_libero_10_context_frames_knob_reaches_training_and_names_the_folder(tmp
     assert "--context-frames 1 " in default and "/wam-libero_10-s0 " in default
     three = dry_run("train", TEN_CONTEXT_FRAMES="3", **knobs).stdout
     assert "--context-frames 3 " in three and "/wam-libero_10-ctx3-s0 " in three
+
+
+def test_export_retires_the_runs_and_diagnosis_of_the_checkpoint_it_replaces(tmp_path):
+    """FRESH_DEMOS=1 retrains a seed's exported checkpoints. Exporting the new one moves the runs
+    made from the old one, and that folder's diagnosis, out of the committed runs (into the data
+    folder: kept, not deleted) and leaves every other run; exporting the same training again
+    retires nothing. The retire stage alone does the same for checkpoints unpacked from elsewhere,
+    and with DRY_RUN=1 it only says what it would move."""
+    import torch
+
+    from agra_bench.config import checkpoint_digest
+    from policies.wam.checkpoint import save_inference
+    from policies.wam.config import WAMConfig
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    save_inference(
+        data / "ckpt" / "wam-libero_object-dart-s0", WAMConfig(), {"w": torch.ones(3)}, {"step": 2}
+    )
+    exported_checkpoint = out / "checkpoints" / "wam-libero_object-s0"
+    save_inference(exported_checkpoint, WAMConfig(), {"w": torch.zeros(3)}, {"step": 2})
+    old_sha1 = checkpoint_digest(exported_checkpoint)
+
+    def run_made_from(name: str, sha1: str | None, checkpoint: Path | None = exported_checkpoint) -> None:
+        (out / "runs" / name).mkdir(parents=True)
+        manifest = {
+            "identity": {"checkpoint_sha1": sha1},
+            "config": {"checkpoint": checkpoint and str(checkpoint)},
+        }
+        (out / "runs" / name / "manifest.json").write_text(json.dumps(manifest))
+
+    run_made_from("wam-libero_object-old", old_sha1)
+    lift = out / "checkpoints" / "wam-robosuite_lift-s0"  # exported, and not retrained here
+    save_inference(lift, WAMConfig(), {"w": torch.ones(1)}, {"step": 2})
+    run_made_from("wam-robosuite_lift-other", checkpoint_digest(lift), lift)
+    run_made_from("scripted-libero_object-oracle", None, None)
+    (out / "runs" / "diagnose-wam-libero_object-s0").mkdir()
+    (out / "runs" / "diagnose-agra-libero_object-s0").mkdir()
+    env = {**os.environ, "AGRA_DATA": str(data), "REFERENCE_OUT": str(out), "POLICIES": "wam"}
+    env.update(LIFT_SEEDS=" ", OBJECT_SEEDS="0", TEN_SEEDS=" ", CONTROL_POLICIES=" ", OBJECT_STEPS="2")
+
+    def stage(name: str, **knobs: str) -> subprocess.CompletedProcess:
+        command = ["bash", str(SCRIPT), name]
+        result = subprocess.run(command, env={**env, **knobs}, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    other_runs = [
+        "diagnose-agra-libero_object-s0",
+        "scripted-libero_object-oracle",
+        "wam-robosuite_lift-other",
+    ]
+    first = stage("export")
+    new_sha1 = checkpoint_digest(exported_checkpoint)
+    assert new_sha1 != old_sha1
+    assert sorted(p.name for p in (out / "runs").iterdir()) == other_runs
+    assert (data / "retired_runs" / old_sha1[:8] / "wam-libero_object-old" / "manifest.json").is_file()
+    assert (
+        data / "retired_runs" / "wam-libero_object-s0-diagnosis" / "diagnose-wam-libero_object-s0"
+    ).is_dir()
+    assert "retired wam-libero_object-old" in first.stdout
+
+    run_made_from("wam-libero_object-new", new_sha1)
+    second = stage("export")
+    assert checkpoint_digest(exported_checkpoint) == new_sha1  # the export is deterministic
+    assert not [line for line in second.stdout.splitlines() if line.startswith("-- retired")]
+    assert (out / "runs" / "wam-libero_object-new").is_dir()
+
+    # checkpoints unpacked from another machine: the retire stage alone
+    save_inference(exported_checkpoint, WAMConfig(), {"w": torch.full((3,), 2.0)}, {"step": 2})
+    assert "would retire wam-libero_object-new" in stage("retire", DRY_RUN="1").stdout
+    assert (out / "runs" / "wam-libero_object-new").is_dir()
+    stage("retire")
+    assert sorted(p.name for p in (out / "runs").iterdir()) == other_runs
