@@ -257,7 +257,8 @@ def test_fresh_demos_retrain_a_seeds_checkpoints_together_or_refuse(tmp_path):
     exported(tmp_path, "wam-libero_object-s1", "agra-libero_object-s1")
     config = tmp_path / "checkpoints" / "wam-libero_object-s1" / "config.json"
     config.write_text(json.dumps({"data_sha256": "ab" * 32}))
-    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "1", "REFERENCE_OUT": str(tmp_path), "FRESH_DEMOS": "1"}
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "1", "CONTROL_SEEDS": "1", "REFERENCE_OUT": str(tmp_path)}
+    knobs["FRESH_DEMOS"] = "1"
     trio = dry_run("train", POLICIES="wam agra", CONTROL_POLICIES="agra_sim_semantic", **knobs)
     assert trio.returncode == 0, trio.stderr
     assert trio.stdout.count("agra-bench train") == 3 and "--expect-data-sha256" not in trio.stdout
@@ -368,3 +369,42 @@ def test_export_retires_the_runs_and_diagnosis_of_the_checkpoint_it_replaces(tmp
     assert (out / "runs" / "wam-libero_object-new").is_dir()
     stage("retire")
     assert sorted(p.name for p in (out / "runs").iterdir()) == other_runs
+
+
+def test_the_teacher_control_trains_and_runs_on_seeds_0_and_2_and_every_pair_on_all_three(tmp_path):
+    """Seed 1's pair was trained on demos that later machines do not collect again (another CPU
+    kind), and a control must share its pair's demos: by default the control is made on seeds 0
+    and 2 only, while libero_object's pairs are made on seeds 0, 1 and 2."""
+    env = {**os.environ, "DRY_RUN": "1", "LIFT_SEEDS": " ", "TEN_SEEDS": " ", "REFERENCE_OUT": str(tmp_path)}
+    env.pop("OBJECT_SEEDS", None)
+    env.pop("CONTROL_SEEDS", None)
+
+    def stage(name: str) -> str:
+        result = subprocess.run(
+            ["bash", str(SCRIPT), name], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    trains = [line for line in stage("train").splitlines() if line.startswith("agra-bench train")]
+    names = sorted(line.split("--out ")[1].split()[0].rsplit("/", 1)[1] for line in trains)
+    pairs = [f"{p}-libero_object-dart-s{seed}" for p in ("agra", "wam") for seed in (0, 1, 2)]
+    control = [f"agra_sim_semantic-libero_object-dart-s{seed}" for seed in (0, 2)]
+    assert names == sorted(pairs + control)
+    trio = ("wam", "agra", "agra_sim_semantic")
+    exported(tmp_path, *(f"{p}-libero_object-s{seed}" for p in trio for seed in (0, 1, 2)))
+    runs = [
+        (r["--checkpoint"].rsplit("/", 1)[1], r["--split"], r["--perturb"])
+        for r in run_commands(stage("run"))
+    ]
+    assert {name.rsplit("-s", 1)[1] for name, _, _ in runs if name.startswith("agra_sim")} == {"0", "2"}
+    # a control seed's trio runs arm by arm, the clean arm first, then the families that carried the gap
+    seed_2 = [run for run in runs if run[0].endswith("-s2")]
+    first = [
+        (f"{p}-libero_object-s2", split, arm)
+        for arm, split in [("none", "id"), ("texture", "id"), ("texture", "ood")]
+        for p in trio
+    ]
+    assert seed_2[:9] == first
+    assert len(set(seed_2[:45])) == 45 == 3 * 15  # 15 arms each (the clean arm, 7 families ID and OOD)
+    assert set(seed_2[45:]) < set(seed_2[:45])  # then the pair's own loop: finished runs, no-ops
