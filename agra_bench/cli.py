@@ -21,6 +21,8 @@ from agra_bench.cli_options import options_from, values_for
 from agra_bench.config import RunConfig
 from agra_bench.envs.settings import EnvSettings
 from agra_bench.errors import UsageError, unknown
+from agra_bench.stopping import EXIT_CODE as STOPPED_EXIT_CODE
+from agra_bench.stopping import StoppedBySignal
 
 app = typer.Typer(
     add_completion=False,
@@ -209,6 +211,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; rerun the same command to resume")
         sys.exit(130)
+    except StoppedBySignal as exc:
+        err_console.print(f"stopped: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(STOPPED_EXIT_CODE)
     except Exception as exc:  # click's usage errors (bad option names or types, missing options);
         # newer typer raises them from its own vendored copy of click, so match by shape
         if callable(getattr(exc, "format_message", None)) and isinstance(

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
@@ -23,6 +28,7 @@ from policies.wam.normalize import action_statistics, denormalize, normalize, pr
 from policies.wam.policy import check_horizon
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
 from policies.wam.train import TrainSettings, truncate_log
+from tests.conftest import CLI, REPO, run_cli
 from tests.test_wam import _train
 
 
@@ -180,6 +186,46 @@ def test_a_kill_mid_save_resumes_from_the_last_complete_save_with_the_same_losse
     state = json.loads((resumed / "train_state.json").read_text())
     assert state["step"] == 20 and [p.name for p in resumed.glob("train_state-*")] == [state["tensors"]]
     assert json.loads((resumed / "config.json").read_text())["step"] == 20
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_step_it_reached_and_the_same_command_resumes_to_the_same_weights(
+    tmp_path, collected_demo
+):
+    """A scheduler's SIGTERM (preemption, a time limit, the end of a session) used to kill a
+    training at once, losing the steps since the last save (up to --save-every). Now the real
+    CLI saves at the end of the step it is in, says so in one line and exits with 143; the same
+    command resumes there and ends with the weights of a run that was never stopped."""
+    args = ["train", "--policy", "wam", "--data", str(collected_demo), "--config", "tiny", "--steps", "40"]
+    args += ["--batch-size", "4", "--save-every", "1000", "--snapshot-every", "0", "--seed", "3"]
+    straight = run_cli(*args, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    stopped = tmp_path / "stopped"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [*CLI, *args, "--out", str(stopped)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        log = stopped / "losses.csv"
+        if log.exists() and len(log.read_text().splitlines()) >= 2:  # step 10 is logged
+            process.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.05)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 143, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    step = json.loads((stopped / "train_state.json").read_text())["step"]
+    assert lines[-1].startswith(f"stopped: SIGTERM: training saved at step {step} of 40 in ")
+    assert 10 <= step < 40  # saved at the step it reached (--save-every is 1000)
+    assert json.loads((stopped / "config.json").read_text())["step"] == step  # unfinished: export skips it
+    resumed = run_cli(*args, "--out", str(stopped))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    b = load_file(str(stopped / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    assert list(pd.read_csv(stopped / "losses.csv")["step"]) == [10, 20, 30, 40]
 
 
 def test_training_refuses_data_other_than_its_partner_checkpoints(tmp_path, collected_demo):

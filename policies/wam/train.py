@@ -13,6 +13,9 @@ bf16 autocast where the CPU (or GPU) does bf16 natively (`precision`, recorded i
 checkpoint). `snapshot_every` keeps the EMA weights of intermediate steps under
 `snapshots/step_<N>/` for learning curves (bench/learning_curve.py).
 
+SIGTERM (a scheduler's preemption) stops training at the end of the current step, after a
+save: the command exits with code 143 and rerunning it resumes there (`agra_bench.stopping`).
+
 Logs: `losses.csv` (step, then total, video, action and align losses averaged over the
 steps since the previous row, lr, samples/s) and `losses.png`.
 """
@@ -32,6 +35,7 @@ from safetensors.torch import load_file
 from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
 from agra_bench.records import atomic_write_bytes
+from agra_bench.stopping import StoppedBySignal, sigterm_requests
 from agra_bench.versions import machine_info
 from policies.wam import checkpoint as ckpt
 from policies.wam.augment import augment_batch
@@ -163,7 +167,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     new_log = not log_path.exists() or start == 0
     if not new_log:
         truncate_log(log_path, start)
-    with log_path.open("w" if new_log else "a", newline="") as handle:
+    with sigterm_requests() as stop, log_path.open("w" if new_log else "a", newline="") as handle:
         writer = csv.writer(handle)
         if new_log:
             writer.writerow(LOG_COLUMNS)
@@ -196,8 +200,13 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
                 tic, window = time.perf_counter(), {}
             if settings.snapshot_every and step % settings.snapshot_every == 0:
                 _save_snapshot(out, model, ema, config, step, meta)
-            if step % settings.save_every == 0 or step == settings.steps:
+            if step % settings.save_every == 0 or step == settings.steps or stop:
                 _save(out, model, align, optimizer, ema, generator, config, step, meta)
+            if stop and step < settings.steps:
+                raise StoppedBySignal(
+                    f"SIGTERM: training saved at step {step} of {settings.steps} in {out}; "
+                    "rerun the same command to resume"
+                )
     plot_losses(log_path, out / "losses.png")
     return out
 
