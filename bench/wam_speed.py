@@ -6,8 +6,9 @@ every denoising step), on synthetic tensors of the real shapes.
 
 Targets on an H100 (issue): >= 800 training samples/s for `small`; <= 50 ms per batch-50 chunk
 with 10 denoising steps. Medians over --steps repetitions after one warm-up. On a CPU, training
-is measured in fp32 and under bf16 autocast in the same run (`train_bf16_over_fp32=` is the
-speed-up that `--precision auto` takes on CPUs with native bf16).
+is measured in the precision `train --precision auto` picks there (`precision=`): on a CPU with
+native bf16 under bf16 autocast and in fp32 in the same run (`train_bf16_over_fp32=` is the
+speed-up auto takes), elsewhere in fp32 only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from policies.wam.config import make_config
 from policies.wam.denoise import GraphedDenoiser, denoise_actions
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel
-from policies.wam.precision import autocast
+from policies.wam.precision import autocast, resolve_precision
 
 
 def synthetic_batch(config, batch: int, device, teacher_channels: int = 96) -> dict:
@@ -44,7 +45,7 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def train_speed(config, batch: int, steps: int, device, aligned: bool, precision: str = "bf16") -> float:
+def train_speed(config, batch: int, steps: int, device, aligned: bool, precision: str) -> float:
     torch.manual_seed(0)
     model = WorldActionModel(config).to(device)
     align = AlignmentHead(config, 96).to(device) if aligned else None
@@ -69,7 +70,9 @@ def train_speed(config, batch: int, steps: int, device, aligned: bool, precision
 
 
 @torch.no_grad()
-def chunk_ms(config, batch: int, steps: int, device, denoise: int, mode: str) -> tuple[float, torch.Tensor]:
+def chunk_ms(
+    config, batch: int, steps: int, device, denoise: int, mode: str, precision: str
+) -> tuple[float, torch.Tensor]:
     """ms per chunk (median) and the last chunk's actions. mode: `cached` (one video pass, then
     the eager denoising loop: the CPU path), `graphed` (one video pass, the loop replayed from
     CUDA graphs: the GPU path of WAMPolicy), `per_step_video` (the video model re-run at every
@@ -83,12 +86,12 @@ def chunk_ms(config, batch: int, steps: int, device, denoise: int, mode: str) ->
     noise = torch.randn(batch, config.chunk, 7, device=device)
     ones = torch.ones(batch, device=device)
     levels = torch.linspace(1, 0, denoise + 1).tolist()
-    graphed = GraphedDenoiser(model, levels, bf16=True) if mode == "graphed" else None
+    graphed = GraphedDenoiser(model, levels, bf16=precision == "bf16") if mode == "graphed" else None
     times = []
     for i in range(steps + 1):
         sync(device)
         tic = time.perf_counter()
-        with autocast("bf16", device):
+        with autocast(precision, device):
             hidden = model.run_video(model.video_tokens(context, future, ones, text, proprio))
             if graphed is not None:
                 actions = graphed(hidden, noise, text, proprio)
@@ -114,37 +117,44 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--denoise", type=int, default=10)
     parser.add_argument("--chunk-batch", type=int, default=50, help="inference batch (figures name it: b50)")
+    parser.add_argument(
+        "--precision", default="auto", help="auto (what train and run pick here), bf16 or fp32"
+    )
     args = parser.parse_args()
     b = args.chunk_batch
     device = torch.device(args.device)
+    precision = resolve_precision(args.precision, device)
     config = make_config(args.config)
     params = sum(p.numel() for p in WorldActionModel(config).parameters()) / 1e6
     print(
         f"config {args.config} ({params:.1f} M parameters), device {device}, train batch {args.batch}, "
-        f"inference batch {b}, {args.denoise} denoising steps, medians of {args.steps}"
+        f"inference batch {b}, {args.denoise} denoising steps, medians of {args.steps}, precision {precision}"
     )
-    train_speed(config, args.batch, 1, device, aligned=False)  # a throwaway model warms the process up
-    if device.type == "cpu":
+    print(f"precision={precision}")
+    train_speed(config, args.batch, 1, device, False, precision)  # a throwaway model warms the process up
+    # On a CPU with native bf16 (where auto picks bf16) fp32 runs too, for the speed-up auto takes.
+    # Without it bf16 is emulated (9x slower than fp32 on a Zen 1), and auto never trains in it.
+    if device.type == "cpu" and precision == "bf16":
         fp32 = train_speed(config, args.batch, args.steps, device, aligned=False, precision="fp32")
         print(f"training  wam fp32 {fp32:8.1f} samples/s")
-    wam = train_speed(config, args.batch, args.steps, device, aligned=False)
-    agra = train_speed(config, args.batch, args.steps, device, aligned=True)
-    print(f"training  wam  bf16 {wam:8.1f} samples/s")
-    print(f"training  agra bf16 {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
+    wam = train_speed(config, args.batch, args.steps, device, aligned=False, precision=precision)
+    agra = train_speed(config, args.batch, args.steps, device, aligned=True, precision=precision)
+    print(f"training  wam  {precision} {wam:8.1f} samples/s")
+    print(f"training  agra {precision} {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
     print(f"train_samples_per_s_wam={wam:.1f}")
     print(f"train_samples_per_s_agra={agra:.1f}")
-    if device.type == "cpu":
+    if device.type == "cpu" and precision == "bf16":
         print(f"train_samples_per_s_wam_fp32={fp32:.1f}")
         print(f"train_bf16_over_fp32={wam / fp32:.3f}")
-    cached, eager_actions = chunk_ms(config, b, args.steps, device, args.denoise, "cached")
-    naive, _ = chunk_ms(config, b, args.steps, device, args.denoise, "per_step_video")
+    cached, eager_actions = chunk_ms(config, b, args.steps, device, args.denoise, "cached", precision)
+    naive, _ = chunk_ms(config, b, args.steps, device, args.denoise, "per_step_video", precision)
     print(f"inference cached video   {cached:8.1f} ms per batch-{b} chunk")
     ratio = cached / naive
     print(f"inference per-step video {naive:8.1f} ms per batch-{b} chunk; ratio cached/naive = {ratio:.3f}")
     print(f"chunk_ms_b{b}_cached={cached:.1f}")
     print(f"chunk_ms_b{b}_per_step_video={naive:.1f}")
     if device.type == "cuda":
-        graphed, graphed_actions = chunk_ms(config, b, args.steps, device, args.denoise, "graphed")
+        graphed, graphed_actions = chunk_ms(config, b, args.steps, device, args.denoise, "graphed", precision)
         difference = (graphed_actions - eager_actions).abs().max().item()
         print(
             f"inference graphed loop   {graphed:8.1f} ms per batch-{b} chunk; ratio graphed/cached = "
