@@ -120,7 +120,13 @@ def execute_ray(
                 actor, key = in_flight.pop(ref)
                 try:
                     row = ray.get(ref)
-                except ray.exceptions.RayActorError:
+                except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError):
+                    # A task error: `Worker.run` records an episode's own failures in its row and
+                    # raises only when its process is being stopped (a lost node's workers get a
+                    # SIGTERM). Where the signal lands inside a C call (numba's dispatcher), Ray
+                    # reports that as the task's error, not the actor's death; either way the
+                    # actor goes and its episode runs again elsewhere.
+                    ray.kill(actor)
                     ready.remove(actor)
                     loaded.pop(actor, None)
                     start_actor(started)  # placed if the cluster has room; until then, others work

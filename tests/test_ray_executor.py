@@ -50,6 +50,25 @@ def test_ray_records_a_failing_episode_and_goes_on(tmp_path):
     assert errors[[0, 2]].isna().all()
 
 
+def test_an_episode_cut_off_by_its_worker_stopping_runs_again_on_another_actor(tmp_path):
+    """A lost node's workers get a SIGTERM, which Ray turns into SystemExit. Where it lands
+    inside a C call (numba's dispatcher in robosuite's controller), the episode fails with a
+    SystemError caused by the SystemExit; `Worker.run` re-raises it (not the episode's failure)
+    and Ray reports a task error, not the actor's death. The two-node chaos test met this once
+    in 2026-12-07's suite: the driver did not expect a task error and the run died with a
+    traceback. Now the actor goes, and the episode runs again: every key once, no error."""
+    marker = tmp_path / "stopped-once"
+    df = run_episodes(
+        tmp_path / "out",
+        "--policy tests.helpers.faulty_policy:StoppedInFirstEpisode --suite robosuite_lift"
+        " --episodes 3 --max-steps 3 --image-size 32 --workers 1 --executor ray",
+        env={"AGRA_TEST_STOP_MARKER": str(marker)},
+    )
+    assert marker.exists()  # the first try was cut off
+    assert sorted(df["episode"]) == [0, 1, 2]
+    assert df["error"].isna().all(), df["error"].tolist()
+
+
 def test_without_address_a_run_starts_its_own_instance_beside_a_running_cluster(tmp_path):
     """Another Ray cluster runs on this machine, and RAY_ADDRESS names it (as inside a Ray job):
     `--executor ray` without `--address` still starts its own local instance with `--workers`

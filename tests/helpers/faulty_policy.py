@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from policies.base import Policy, PolicySpec
@@ -49,3 +52,24 @@ class BadActionsByEpisode(CountsEpisodes):
         if self.episodes == 4:
             good[0, 1, 3] = np.inf
         return good
+
+
+class StoppedInFirstEpisode(CountsEpisodes):
+    """The first episode of a run fails as a worker being stopped fails: a SIGTERM that Ray turns
+    into SystemExit, landing inside a C call (numba's dispatcher in robosuite's controller),
+    comes out as a SystemError whose cause is the SystemExit. Once per run: the marker file
+    named by AGRA_TEST_STOP_MARKER is made then, so the episode's second try runs."""
+
+    name = "stopped_in_first_episode"
+
+    def act(self, obs: dict, slots) -> np.ndarray:
+        marker = Path(os.environ["AGRA_TEST_STOP_MARKER"])
+        if not marker.exists():
+            marker.touch()
+            try:
+                raise SystemExit(1)
+            except SystemExit as stop:
+                raise SystemError(
+                    "CPUDispatcher(opspace_matrices) returned a result with an exception set"
+                ) from stop
+        return np.zeros((len(slots), 1, 7), dtype=np.float32)
