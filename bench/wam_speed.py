@@ -134,7 +134,8 @@ def main() -> None:
     train_speed(config, args.batch, 1, device, False, precision)  # a throwaway model warms the process up
     # On a CPU with native bf16 (where auto picks bf16) fp32 runs too, for the speed-up auto takes.
     # Without it bf16 is emulated (9x slower than fp32 on a Zen 1), and auto never trains in it.
-    if device.type == "cpu" and precision == "bf16":
+    against_fp32 = device.type == "cpu" and precision == "bf16"
+    if against_fp32:
         fp32 = train_speed(config, args.batch, args.steps, device, aligned=False, precision="fp32")
         print(f"training  wam fp32 {fp32:8.1f} samples/s")
     wam = train_speed(config, args.batch, args.steps, device, aligned=False, precision=precision)
@@ -143,7 +144,7 @@ def main() -> None:
     print(f"training  agra {precision} {agra:8.1f} samples/s   ratio agra/wam = {agra / wam:.3f}")
     print(f"train_samples_per_s_wam={wam:.1f}")
     print(f"train_samples_per_s_agra={agra:.1f}")
-    if device.type == "cpu" and precision == "bf16":
+    if against_fp32:
         print(f"train_samples_per_s_wam_fp32={fp32:.1f}")
         print(f"train_bf16_over_fp32={wam / fp32:.3f}")
     cached, eager_actions = chunk_ms(config, b, args.steps, device, args.denoise, "cached", precision)
