@@ -21,9 +21,9 @@ SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if '__name__ == "__main__"' 
 FIGURE = re.compile(r"^([a-z][a-z0-9_@]*)=([-+0-9.eE]+|nan|inf)$", re.M)
 LIFT = "--suite robosuite_lift --image-size 32"
 
-#: script: (its quickest arguments, shell-quoted; figures it must print). {demo}, {train} and
-#: {tmp} are filled in by the test: a collected demonstration, a two-step training folder, a
-#: scratch folder.
+#: script: (its quickest arguments, shell-quoted; figures it must print). {demo}, {train}, {tmp}
+#: and {repo} are filled in by the test: a collected demonstration, a two-step training folder, a
+#: scratch folder, this checkout (its committed reference checkpoints).
 QUICKEST = {
     "collect_cost.py": (f"{LIFT} --episodes 1", []),
     "env_steps.py": (
@@ -46,6 +46,11 @@ QUICKEST = {
         ["physics_ratio_min", "identical_robosuite_lift"],
     ),
     "rows_before_after.py": ("--ref HEAD --only 1", ["rows_compared", "rows_identical"]),
+    "run_threads.py": (
+        "--checkpoint {repo}/results/reference/checkpoints/wam-robosuite_lift-s0 --suite robosuite_lift"
+        " --tasks 0 --episodes 1 --max-steps 4 --workers 1 --rounds 1 --variants default,omp1",
+        ["run_wall_s_default", "run_speedup_omp1", "rows_identical"],
+    ),
     "scale.py": (
         "--args '--policy random --suite robosuite_lift --episodes 2 --max-steps 5 --image-size 32'"
         " --shards 2 --workers 1 --rounds 1",
@@ -107,7 +112,7 @@ def two_step_training(tmp_path_factory, collected_demo) -> Path:
 )
 def test_quickest_mode_prints_its_figures(script, tmp_path, request):
     args, figures = QUICKEST[script]
-    fills = {"tmp": str(tmp_path)}
+    fills = {"tmp": str(tmp_path), "repo": str(REPO)}
     if "{demo}" in args:
         fills["demo"] = str(request.getfixturevalue("collected_demo"))
     if "{train}" in args:
