@@ -27,7 +27,8 @@ from policies.wam.data import WindowDataset, WindowSpec
 from policies.wam.normalize import action_statistics, denormalize, normalize, proprio_statistics
 from policies.wam.policy import check_horizon
 from policies.wam.precision import autocast, cpu_has_fast_bf16, resolve_precision
-from policies.wam.train import TrainSettings, truncate_log
+from policies.wam.train import TrainSettings
+from policies.wam.train_state import truncate_log
 from tests.conftest import CLI, REPO, run_cli
 from tests.test_wam import _train
 

@@ -13,7 +13,8 @@ bf16 autocast where the CPU (or GPU) does bf16 natively (`precision`, recorded i
 checkpoint). `snapshot_every` keeps the EMA weights of intermediate steps under
 `snapshots/step_<N>/` for learning curves (bench/learning_curve.py).
 
-SIGTERM (a scheduler's preemption) stops training at the end of the current step, after a
+Saving and resuming (atomic saves, the precision a run began with) is `train_state`. SIGTERM
+(a scheduler's preemption) stops training at the end of the current step, after a
 save: the command exits with code 143 and rerunning it resumes there (`agra_bench.stopping`).
 
 Logs: `losses.csv` (step, then total, video, action and align losses averaged over the
@@ -30,14 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from agra_bench.demos.dataset import DemoFiles
 from agra_bench.errors import UsageError
-from agra_bench.records import atomic_write_bytes
 from agra_bench.stopping import StoppedBySignal, sigterm_requests
 from agra_bench.versions import machine_info
-from policies.wam import checkpoint as ckpt
+from policies.wam import train_state
 from policies.wam.augment import augment_batch
 from policies.wam.config import WAMConfig, policy_of
 from policies.wam.data import WindowDataset, WindowSpec, image_keys
@@ -45,7 +44,7 @@ from policies.wam.defaults import training_tasks
 from policies.wam.losses import AlignmentHead, training_losses
 from policies.wam.model import WorldActionModel, count_parameters
 from policies.wam.normalize import action_statistics, proprio_statistics
-from policies.wam.precision import autocast, resolve_precision
+from policies.wam.precision import autocast
 from policies.wam.settings import TrainSettings
 from policies.wam.text import EMBEDDINGS_FILE, TextEncoder, save_embeddings
 
@@ -101,7 +100,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is visible; use --device cpu")
     out.mkdir(parents=True, exist_ok=True)
-    precision = _precision_of(out, settings.precision, device)
+    precision = train_state.precision_of(out, settings.precision, device)
     if settings.normalize:
         config = with_data_statistics(config, data)
 
@@ -135,7 +134,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     optimizer = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
     ema = EMAModel(model.parameters(), decay=settings.ema_decay)
     generator = torch.Generator(device=device)
-    start = _resume(out, model, align, optimizer, ema, generator, config, settings)
+    start = train_state.resume(out, model, align, optimizer, ema, generator, config, settings)
     if start == 0:
         generator.manual_seed(settings.seed)
     text = TextEncoder(str(device))
@@ -155,7 +154,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
     if start:  # a kill between the weights and train_state.json: the pair follows the state
-        _save_ema_weights(out, model, ema, config, start, meta)
+        train_state.save_ema_weights(out, model, ema, config, start, meta)
 
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -166,7 +165,7 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
     log_path = out / "losses.csv"
     new_log = not log_path.exists() or start == 0
     if not new_log:
-        truncate_log(log_path, start)
+        train_state.truncate_log(log_path, start)
     with sigterm_requests() as stop, log_path.open("w" if new_log else "a", newline="") as handle:
         writer = csv.writer(handle)
         if new_log:
@@ -199,9 +198,9 @@ def train(policy: str, data: list[Path], out: Path, config: WAMConfig, settings:
                 handle.flush()
                 tic, window = time.perf_counter(), {}
             if settings.snapshot_every and step % settings.snapshot_every == 0:
-                _save_snapshot(out, model, ema, config, step, meta)
+                train_state.save_snapshot(out, model, ema, config, step, meta)
             if step % settings.save_every == 0 or step == settings.steps or stop:
-                _save(out, model, align, optimizer, ema, generator, config, step, meta)
+                train_state.save(out, model, align, optimizer, ema, generator, config, step, meta)
             if stop and step < settings.steps:
                 raise StoppedBySignal(
                     f"SIGTERM: training saved at step {step} of {settings.steps} in {out}; "
@@ -227,100 +226,6 @@ def with_data_statistics(config: WAMConfig, data: list[Path]) -> WAMConfig:
         proprio_mean=proprio_mean,
         proprio_std=proprio_std,
     )
-
-
-def truncate_log(log_path: Path, step: int) -> None:
-    """Drop log rows after `step` (written after the last save, before a kill), so a resumed run
-    never logs a step twice."""
-    rows = list(csv.reader(log_path.open(newline="")))
-    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= step]
-    if len(kept) != len(rows):
-        with log_path.open("w", newline="") as handle:
-            csv.writer(handle).writerows(kept)
-
-
-def _save_snapshot(out, model, ema, config, step, meta) -> None:
-    _save_ema_weights(out / "snapshots" / f"step_{step:06d}", model, ema, config, step, meta)
-
-
-def _save_ema_weights(folder: Path, model, ema, config, step: int, meta: dict) -> None:
-    """The inference checkpoint (config.json + model.safetensors) holding the EMA weights."""
-    ema.store(model.parameters())
-    ema.copy_to(model.parameters())
-    ckpt.save_inference(folder, config, model.state_dict(), {**meta, "step": step})
-    ema.restore(model.parameters())
-
-
-def _save(out, model, align, optimizer, ema, generator, config, step, meta) -> None:
-    _save_ema_weights(out, model, ema, config, step, meta)
-    tensors, scalars = ckpt.optimizer_to_tensors(optimizer)
-    tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
-    if align is not None:
-        tensors.update({f"align.{k}": v for k, v in align.state_dict().items()})
-    tensors.update({f"ema.{i}": p for i, p in enumerate(ema.shadow_params)})
-    tensors["generator"] = generator.get_state()
-    # Atomic as a whole: the tensors go to a file named by step, and train_state.json, written
-    # last and atomically, points to it. A kill at any moment leaves train_state.json naming a
-    # complete earlier save, whose file is deleted only after the new pointer is in place.
-    name = f"train_state-{step:07d}.safetensors"
-    ckpt._save_tensors(tensors, out / name)
-    state = {
-        "step": step,
-        "tensors": name,
-        "optimizer": scalars,
-        "ema_steps": ema.optimization_step,
-        "config": config.to_json(),
-    }
-    atomic_write_bytes(out / ckpt.STATE_JSON, json.dumps(state).encode())
-    for old in [*out.glob("train_state-*.safetensors"), out / ckpt.STATE_TENSORS]:
-        if old.name != name:
-            old.unlink(missing_ok=True)
-
-
-def _precision_of(out: Path, requested: str, device: torch.device) -> str:
-    """The precision of this training: a resumed one keeps the precision it began with.
-
-    Why: "auto" resolves per machine (bf16 with AMX, fp32 without), and a run resumed on another
-    CPU would otherwise switch precision mid-training while run.json named only the last one.
-    """
-    resolved = resolve_precision(requested, device)
-    run_json = out / "run.json"
-    if not (out / ckpt.STATE_JSON).exists() or not run_json.exists():
-        return resolved
-    began = json.loads(run_json.read_text()).get("precision")
-    if began is None or began == resolved:
-        return resolved
-    if requested == "auto":
-        print(f"resuming '{out}' in {began}, the precision it began with (auto here: {resolved})")
-        return began
-    raise UsageError(
-        f"'{out}' was trained in {began}, not --precision {requested}; "
-        f"resume it with --precision {began} or auto, or use a new --out"
-    )
-
-
-def _resume(out, model, align, optimizer, ema, generator, config, settings) -> int:
-    state_json = out / ckpt.STATE_JSON
-    if not state_json.exists():
-        return 0
-    state = json.loads(state_json.read_text())
-    if state["config"] != config.to_json():
-        raise UsageError(
-            f"'{out}' holds a run with another configuration; use a new --out to train a new one"
-        )
-    tensors = load_file(str(out / state.get("tensors", ckpt.STATE_TENSORS)))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if align is not None:
-        align.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("align.")})
-    ckpt.optimizer_from_tensors(optimizer, tensors, state["optimizer"])
-    for i, param in enumerate(ema.shadow_params):
-        param.data.copy_(tensors[f"ema.{i}"])
-    ema.optimization_step = state["ema_steps"]
-    generator.set_state(tensors["generator"])
-    for partial in out.glob("train_state-*.safetensors"):  # a save killed before its pointer
-        if partial.name != state.get("tensors"):
-            partial.unlink()
-    return int(state["step"])
 
 
 def plot_losses(csv_path: Path, png_path: Path) -> None:
