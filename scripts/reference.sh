@@ -67,9 +67,10 @@ DOSE_FAMILY=${DOSE_FAMILY:-texture}
 DOSE_SEVERITIES=${DOSE_SEVERITIES:-"1 2 4 5"}
 DOSE_EPISODES=${DOSE_EPISODES:-}
 SPLITS=${SPLITS:-"id ood"}
-# A seed's checkpoints share their demos: one trained after its exported partners must get their
-# data_sha256. Demos collected again on another kind of CPU differ, so FRESH_DEMOS=1 retrains a
-# seed's checkpoints together on this collection instead (all of them: the script checks).
+# A seed's checkpoints share their demos and precision: one trained after its partners (exported,
+# or training in $DATA/ckpt) must get their data_sha256 and precision. Demos collected again on
+# another kind of CPU differ, so FRESH_DEMOS=1 retrains a seed's exported checkpoints together on
+# this collection instead (all of them: the script checks).
 FRESH_DEMOS=${FRESH_DEMOS:-0}
 WORKERS=${WORKERS:-2}
 NICE=${NICE:-5}
@@ -168,31 +169,42 @@ is_control_seed() {  # is_control_seed SEED: whether the teacher control trains 
     [[ " $CONTROL_SEEDS " == *" $1 "* ]]
 }
 
-partner_digest() {  # partner_digest POLICY SUITE SEED: data_sha256 of the seed's other exported checkpoints
-    # (wam, agra and the teacher control), the first that recorded one; checkpoints exported
-    # before digests were recorded say nothing, and neither does any with FRESH_DEMOS=1.
-    local other config digest
-    [ "$FRESH_DEMOS" = 1 ] && return
+partner_value() {  # partner_value KEY POLICY SUITE SEED: KEY as the seed's other checkpoints record it
+    # (wam, agra and the teacher control; the first that records it): the exported ones
+    # (config.json; none with FRESH_DEMOS=1, which retrains them all), then those training in
+    # $DATA/ckpt (run.json: the members of a trio trained before any of them is exported).
+    local other file value files
     for other in wam agra $CONTROL_POLICIES; do
-        config="$(exported "$other" "$2" "$3")/config.json"
-        [ "$other" != "$1" ] && [ -f "$config" ] || continue
-        digest=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1])).get('data_sha256') or '')" "$config")
-        if [ -n "$digest" ]; then echo "$digest"; return; fi
+        [ "$other" != "$2" ] || continue
+        files=("$DATA/ckpt/$(ckpt "$other" "$3" "$4")/run.json")
+        [ "$FRESH_DEMOS" = 1 ] || files=("$(exported "$other" "$3" "$4")/config.json" "${files[@]}")
+        for file in "${files[@]}"; do
+            [ -f "$file" ] || continue
+            value=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or '')" "$file" "$1")
+            if [ -n "$value" ]; then echo "$value"; return; fi
+        done
     done
 }
 
 train_one() {  # train_one POLICY SUITE SEED STEPS
-    local extra=() digest teacher
+    local extra=() digest precision teacher
     echo "-- train $1 $2 seed $3 ($4 steps, $TRAIN_DEVICE)"
     [ "$(noise_of "$2")" != 0 ] && extra=(--data "$DATA/${2}_dart")
     teacher=$(teacher_of "$1")
     [ -n "$teacher" ] && extra+=(--teacher "$teacher")
     [ "$2" = libero_10 ] && extra+=(--context-frames "$TEN_CONTEXT_FRAMES")
-    # A pair trained sessions apart: refuse demos other than those of the exported partner.
-    digest=$(partner_digest "$1" "$2" "$3")
+    # A seed's checkpoints trained sessions apart, perhaps on other kinds of CPU: refuse demos
+    # other than the partners', and take the partners' precision (auto picks fp32 where the CPU
+    # has no native bf16), so that they differ by the alignment term alone.
+    digest=$(partner_value data_sha256 "$1" "$2" "$3")
     if [ -n "$digest" ]; then
         echo "-- its partner checkpoint was trained on data_sha256 $digest: training checks the demos first"
         extra+=(--expect-data-sha256 "$digest")
+    fi
+    precision=$(partner_value precision "$1" "$2" "$3")
+    if [ -n "$precision" ]; then
+        echo "-- its partner checkpoint was trained in $precision: so is this one"
+        extra+=(--precision "$precision")
     fi
     $BENCH train --policy "$(policy_of "$1")" --data "$DATA/$2" "${extra[@]}" --out "$DATA/ckpt/$(ckpt "$1" "$2" "$3")" \
         --config tiny --steps "$4" --seed "$3" --save-every 500 --snapshot-every 500 --device "$TRAIN_DEVICE" \

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -14,8 +15,11 @@ SCRIPT = REPO / "scripts" / "reference.sh"
 
 
 def dry_run(*stages: str, **knobs: str) -> subprocess.CompletedProcess:
+    """The script's output with DRY_RUN=1; its data folder is an empty one unless a knob names
+    one, so that training folders this machine holds in ../data/ckpt do not reach the plan."""
     env = {
         **os.environ,
+        "AGRA_DATA": tempfile.mkdtemp(prefix="reference-data-"),
         "DRY_RUN": "1",
         "POLICIES": "wam",
         "LIFT_SEEDS": "0",
@@ -182,6 +186,37 @@ def test_the_teacher_control_trains_agra_with_its_teacher_on_the_pairs_demos(tmp
     teachers = [c[c.index("--teacher") + 1] if "--teacher" in c else None for c in commands]
     assert teachers == [None, "mobilenet_v2", "sim_semantic"]
     assert f"--expect-data-sha256 {digest}" in " ".join(commands[2])  # the seed's wam is its partner
+
+
+def test_a_trio_trained_sessions_apart_shares_the_first_members_demos_and_precision(tmp_path):
+    """Seed 2's wam trained in fp32 on a CPU without native bf16; its agra and control may train
+    in a later session on a CPU where `auto` means bf16: they take the precision (and demos) of
+    the partner training in $DATA/ckpt, not yet exported."""
+    digest = "aa" * 32
+    data = tmp_path / "data"
+    (data / "ckpt" / "wam-libero_object-dart-s2").mkdir(parents=True)
+    run_json = data / "ckpt" / "wam-libero_object-dart-s2" / "run.json"
+    run_json.write_text(json.dumps({"precision": "fp32", "data_sha256": digest}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "2", "CONTROL_SEEDS": "2", "AGRA_DATA": str(data)}
+    knobs |= {"REFERENCE_OUT": str(tmp_path / "out"), "POLICIES": "wam agra"}
+    knobs["CONTROL_POLICIES"] = "agra_sim_semantic"
+    for fresh in ("0", "1"):  # FRESH_DEMOS=1 frees a seed from its exported checkpoints only
+        result = dry_run("train", FRESH_DEMOS=fresh, **knobs)
+        assert result.returncode == 0, result.stderr
+        commands = [line for line in result.stdout.splitlines() if line.startswith("agra-bench train")]
+        assert len(commands) == 3
+        assert ["--precision fp32" in c for c in commands] == [False, True, True]  # wam is its own
+        assert [f"--expect-data-sha256 {digest}" in c for c in commands] == [False, True, True]
+        assert "its partner checkpoint was trained in fp32: so is this one" in result.stdout
+
+
+def test_an_exported_partners_precision_binds_a_retraining_unless_fresh_demos(tmp_path):
+    exported(tmp_path, "wam-libero_object-s1")
+    config = tmp_path / "checkpoints" / "wam-libero_object-s1" / "config.json"
+    config.write_text(json.dumps({"precision": "bf16"}))
+    knobs = {"LIFT_SEEDS": " ", "OBJECT_SEEDS": "1", "REFERENCE_OUT": str(tmp_path), "POLICIES": "agra"}
+    assert "--precision bf16" in dry_run("train", **knobs).stdout
+    assert "--precision" not in dry_run("train", FRESH_DEMOS="1", CONTROL_SEEDS=" ", **knobs).stdout
 
 
 def test_a_partner_without_a_digest_does_not_hide_one_that_has_it(tmp_path):
