@@ -34,6 +34,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agra_bench.envs.camera_gate import CameraGate, install_gates
+from agra_bench.envs.llvm_order import load_triton_llvm_first
 from agra_bench.envs.physics import DEFAULT_PHYSICS, get_physics
 from agra_bench.envs.render_cache import RenderContextCache
 from agra_bench.envs.rendering import apply_render_quality, get_render_quality, write_quality_to_xml
@@ -161,6 +162,7 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         super().reset(seed=seed)
         options = options or {}
         if self._sim_env is None:
+            load_triton_llvm_first()  # before the first render context (llvm_order.py says why)
             self._sim_env = self._build()
             self._sim_env.set_xml_processor(self._process_xml)
             if self.physics.keeps_render_context:
