@@ -60,3 +60,40 @@ def test_an_env_reset_then_a_diffusers_import_in_one_process():
     control = in_fresh_process("without")
     assert control.returncode == -signal.SIGSEGV, (control.returncode, control.stderr[-2000:])
     assert "diffusers imported" not in control.stdout
+
+
+def test_the_early_load_stands_aside_when_it_cannot_help_or_cannot_load(monkeypatch):
+    """The branches a fresh interpreter here never takes; ctypes.CDLL is replaced (it would load
+    the real library into this test process), and a library that cannot load is simulated."""
+    import ctypes
+    import types
+
+    from agra_bench.envs import llvm_order
+
+    load = llvm_order.load_triton_llvm_first.__wrapped__  # without the once-per-process cache
+    loaded = []
+
+    def fresh_process(cdll) -> None:  # as before any import of triton or any GL driver's LLVM
+        monkeypatch.delitem(sys.modules, "triton", raising=False)  # another test may have imported it
+        monkeypatch.setattr(llvm_order, "llvm_already_loaded", lambda: False)
+        monkeypatch.setattr(ctypes, "CDLL", cdll)
+
+    fresh_process(loaded.append)
+    assert load() is (not NO_TRITON)
+    assert len(loaded) == (0 if NO_TRITON else 1) and all(p.endswith("libtriton.so") for p in loaded)
+    monkeypatch.setattr(llvm_order, "llvm_already_loaded", lambda: True)  # too late: loading would crash
+    assert load() is False
+    fresh_process(loaded.append)
+    monkeypatch.setitem(sys.modules, "triton", types.ModuleType("triton"))  # already imported
+    assert load() is False
+    fresh_process(loaded.append)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # not installed
+    assert load() is False
+    assert len(loaded) == (0 if NO_TRITON else 1)  # none of the three loaded anything
+
+    def cannot_load(path):
+        raise OSError(f"{path}: cannot open shared object file")
+
+    monkeypatch.undo()
+    fresh_process(cannot_load)
+    assert load() is False

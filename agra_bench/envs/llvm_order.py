@@ -44,5 +44,8 @@ def load_triton_llvm_first() -> bool:
     library = Path(spec.submodule_search_locations[0]) / "_C" / "libtriton.so"
     if not library.exists() or llvm_already_loaded():
         return False
-    ctypes.CDLL(str(library))
+    try:
+        ctypes.CDLL(str(library))
+    except OSError:  # a library that cannot load here: triton's own import will say why, if ever made
+        return False
     return True
