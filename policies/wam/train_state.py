@@ -1,11 +1,11 @@
 """A training folder's state on disk: the atomic save, the resume, the snapshots, and what a
 resumed run must keep from the run it continues (its precision, its log up to the save).
 
-Layout of OUT: the inference checkpoint (config.json + model.safetensors, EMA weights, what
-`run --checkpoint` loads), `train_state.json` (step, optimizer scalars, config) pointing to
-`train_state-<step>.safetensors` (model, alignment head, optimizer, EMA and noise-generator
-tensors), `snapshots/step_<N>/` and `losses.csv`. `train.train` calls these; nothing else writes
-a training folder.
+What this module writes in OUT: the inference checkpoint (config.json + model.safetensors, EMA
+weights, what `run --checkpoint` loads), `train_state.json` (step, optimizer scalars, config)
+pointing to `train_state-<step>.safetensors` (model, alignment head, optimizer, EMA and
+noise-generator tensors), and `snapshots/step_<N>/`. `train.train` calls it, and writes the rest
+of the folder itself: run.json, the instruction embeddings and the loss log.
 """
 
 from __future__ import annotations
