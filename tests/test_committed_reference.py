@@ -23,7 +23,8 @@ import pytest
 from agra_bench.config import checkpoint_digest
 from agra_bench.protocol import LEGACY_BEFORE_SCHEMA, LEGACY_NAMES
 from agra_bench.report import build_report
-from agra_bench.report.load import incomplete_run_note, policy_entry_of, teacher_of, train_seed_of
+from agra_bench.report.load import policy_entry_of, teacher_of, train_seed_of
+from agra_bench.report.provenance import incomplete_run_note
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "results" / "reference"

@@ -16,7 +16,8 @@ import pandas as pd
 
 from agra_bench.errors import UsageError
 from agra_bench.identity import PAIR_KEY, REPORT_ARM, REPORT_SETTING
-from agra_bench.report.load import UNKNOWN_TRAIN_SEED, seeds_pair
+from agra_bench.report.load import seeds_pair
+from agra_bench.report.provenance import UNKNOWN_TRAIN_SEED
 from agra_bench.report.stats import NO_PAIRS, pair_outcomes, paired_delta, wilson_interval
 
 SETTING = REPORT_SETTING
