@@ -125,3 +125,38 @@ def test_privileged_state_describes_articulated_goal_arguments_and_regions():
         assert np.allclose(sizes["main_table_stove_front_region"], [0.04, 0.04], atol=1e-6)
     finally:
         env.close()
+
+
+def test_envs_side_by_side_in_one_process_render_what_each_renders_alone():
+    """robosuite renders through whichever GL context is current; two live envs in one process
+    (a SyncVectorEnv, a notebook comparing arms) once gave the older env the newer one's
+    context: its step images were wrong, with no error. Two tasks with different objects, the
+    same actions: each env's images side by side must be those it renders alone."""
+    tasks = [("libero_object", 0), ("libero_object", 1)]
+    actions = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 7))
+
+    def frames(env, observation) -> list[bytes]:
+        return [observation["agentview_rgb"].tobytes()] + [
+            env.step(a)[0]["agentview_rgb"].tobytes() for a in actions
+        ]
+
+    alone = []
+    for suite, task_id in tasks:
+        env = make_env(suite, task_id, image_size=IMAGE)
+        try:
+            alone.append(frames(env, env.reset(seed=0, options={"init_state_id": 0})[0]))
+        finally:
+            env.close()
+    envs = [make_env(suite, task_id, image_size=IMAGE) for suite, task_id in tasks]
+    try:
+        together = [
+            [env.reset(seed=0, options={"init_state_id": 0})[0]["agentview_rgb"].tobytes()] for env in envs
+        ]
+        for action in actions:  # interleaved, as a vector env steps them
+            for env, seen in zip(envs, together, strict=True):
+                seen.append(env.step(action)[0]["agentview_rgb"].tobytes())
+    finally:
+        for env in envs:
+            env.close()
+    assert alone[0] != alone[1]  # the two scenes differ, so a swapped context would show
+    assert together == alone

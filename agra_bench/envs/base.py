@@ -190,6 +190,7 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         raw = None
         try:
             self._restore_init_state(self.init_state_id)
+            self._render_in_own_context()  # for the renders of this reset (a perturbation's too)
             self._geom_cache = {}  # the hard reset rebuilt the model: ids may have moved
             apply_render_quality(self.sim, self.quality, self.image_size, self.image_size)
             runtime_params = self.perturbation.apply(self, self._perturb_rng, self._xml_params)
@@ -245,6 +246,7 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         if self._sim_env is None:
             raise RuntimeError("call reset() before step()")
         action = np.clip(np.asarray(action, dtype=np.float64).reshape(7), -1.0, 1.0)
+        self._render_in_own_context()
         raw = self.physics.step(self._sim_env, action)
         self.steps += 1
         success = self._check_success()
@@ -271,6 +273,18 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
             self._render_cache = None
 
     # --- helpers -------------------------------------------------------------------------
+    def _render_in_own_context(self) -> None:
+        """Make this env's EGL/OSMesa context current before anything here renders.
+
+        robosuite renders with whichever context is current, and a context becomes current when
+        it is made; so with two envs in one process (a gymnasium SyncVectorEnv, a notebook
+        comparing arms) the older env drew its frames through the newer one's context: wrong
+        images, no error. Each env therefore takes its own context before each step, reset and
+        render of a stored state (one eglMakeCurrent, microseconds)."""
+        context = self._sim_env.sim._render_context_offscreen
+        if context is not None:
+            context.gl_ctx.make_current()
+
     def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
         from robosuite.utils.transform_utils import quat2axisangle
 
@@ -315,6 +329,7 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         pass of `collect`; the scene must be the one reset() built for that demonstration)."""
         self.sim.set_state_from_flattened(np.asarray(state))
         self.sim.forward()
+        self._render_in_own_context()
         return self._observation(self._sim_env._get_observations(force_update=True))
 
     def _process_xml(self, xml: str) -> str:
