@@ -58,6 +58,8 @@ def test_an_env_reset_then_a_diffusers_import_in_one_process():
     if "llvm_mapped=1" not in fixed.stdout:
         pytest.skip("the GL driver here brings no LLVM (a GPU's EGL): no clash to show")
     control = in_fresh_process("without")
+    if control.returncode == 0:  # another Mesa or triton build may not clash: nothing to show
+        pytest.skip("without the early load the import works here too: this machine has no clash")
     assert control.returncode == -signal.SIGSEGV, (control.returncode, control.stderr[-2000:])
     assert "diffusers imported" not in control.stdout
 
