@@ -33,7 +33,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agra_bench.envs.camera_gate import CameraGate, install_gates
+from agra_bench.envs.camera_gate import CameraGate
+from agra_bench.envs.cameras import CAMERAS, Cameras
 from agra_bench.envs.llvm_order import load_triton_llvm_first
 from agra_bench.envs.physics import DEFAULT_PHYSICS, get_physics
 from agra_bench.envs.render_cache import RenderContextCache
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from perturbations.spec import Arm
 
 IMAGE_CONVENTION = "rot180: robosuite's bottom-up render rotated 180 degrees (img[::-1, ::-1])"
-CAMERAS = {"agentview_rgb": "agentview", "wrist_rgb": "robot0_eye_in_hand"}
-CAMERA_OBSERVABLES = tuple(f"{camera}_image" for camera in CAMERAS.values())
 INSTRUCTION_CHARSET = string.printable
 PERTURB_STREAM = 0x5EED  # second entropy word of the perturbation generator
 
@@ -76,9 +75,10 @@ def merge_params(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-class SimTaskEnv(SceneView, gym.Env, ABC):
+class SimTaskEnv(Cameras, SceneView, gym.Env, ABC):
     """One task of a suite, following a named protocol (settle steps, step cap, init states).
-    What the scene holds, for policies and perturbations, is `SceneView`'s part."""
+    What the scene holds, for policies and perturbations, is `SceneView`'s part; when the
+    cameras sample and render, and in which GL context, is `Cameras`'."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
@@ -221,27 +221,6 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         }
         return obs, info
 
-    def _share_sampling_clock(self) -> None:
-        """Put the cameras on the sampling clock of the other observables.
-
-        Switching a camera observable off and on resets its sampling timer (robosuite's
-        `set_enabled`); the proprio observables were never switched, so their timer is the one
-        the source loop's cameras have too (it never switches them). Copying it makes the
-        cameras sample at the substep where the source loop samples them."""
-        observables = self._sim_env._observables
-        clock = next(o for name, o in observables.items() if name not in CAMERA_OBSERVABLES)
-        for name in CAMERA_OBSERVABLES:
-            camera = observables[name]
-            camera._time_since_last_sample = clock._time_since_last_sample
-            camera._sampled = clock._sampled
-            camera._current_delay = clock._current_delay
-
-    def _start_observing(self) -> None:
-        """Every camera wanted at the first observation; gates in front of the cameras."""
-        self.render_keys = frozenset(CAMERAS)
-        if self.render_images:
-            self._gates = install_gates(self._sim_env, CAMERAS, lambda: self.render_keys, self.image_size)
-
     def step(self, action):
         if self._sim_env is None:
             raise RuntimeError("call reset() before step()")
@@ -253,13 +232,6 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         obs = self._observation(raw)
         truncated = (not success) and self.steps >= self.max_steps
         return obs, float(success), success, truncated, {"success": success, "steps": self.steps}
-
-    def set_render_keys(self, keys) -> None:
-        """The image keys (of CAMERAS) that the following steps render; others are skipped."""
-        unknown_keys = set(keys) - set(CAMERAS)
-        if unknown_keys:
-            raise ValueError(f"unknown image keys {sorted(unknown_keys)}; valid: {', '.join(CAMERAS)}")
-        self.render_keys = frozenset(keys)
 
     def render(self):
         return None if self._last_obs is None else self._last_obs.get("agentview_rgb")
@@ -273,18 +245,6 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
             self._render_cache = None
 
     # --- helpers -------------------------------------------------------------------------
-    def _render_in_own_context(self) -> None:
-        """Make this env's EGL/OSMesa context current before anything here renders.
-
-        robosuite renders with whichever context is current, and a context becomes current when
-        it is made; so with two envs in one process (a gymnasium SyncVectorEnv, a notebook
-        comparing arms) the older env drew its frames through the newer one's context: wrong
-        images, no error. Each env therefore takes its own context before each step, reset and
-        render of a stored state (one eglMakeCurrent, microseconds)."""
-        context = self._sim_env.sim._render_context_offscreen
-        if context is not None:
-            context.gl_ctx.make_current()
-
     def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
         from robosuite.utils.transform_utils import quat2axisangle
 
@@ -338,14 +298,3 @@ class SimTaskEnv(SceneView, gym.Env, ABC):
         write_quality_to_xml(root, self.quality, self.image_size, self.image_size)
         self._xml_params = self.perturbation.edit_xml(root, self._perturb_rng, self)
         return ET.tostring(root, encoding="unicode")
-
-    def _set_cameras_enabled(self, enabled: bool) -> None:
-        for camera in CAMERAS.values():
-            self._sim_env.modify_observable(f"{camera}_image", "enabled", enabled)
-
-    def camera_kwargs(self) -> dict[str, Any]:
-        return {
-            "camera_names": list(CAMERAS.values()),
-            "camera_heights": self.image_size,
-            "camera_widths": self.image_size,
-        }
