@@ -2,8 +2,9 @@
 
 On a machine without a GPU, MuJoCo's EGL context runs on Mesa's llvmpipe, which loads the
 system's `libLLVM-*.so` when the first context is made. triton (installed with torch's CUDA
-wheels) carries its own LLVM in `libtriton.so`; loaded after the system's, its LLVM symbols bind
-to the wrong library and the process dies with a segmentation fault. Nothing here imports triton,
+wheels) carries its own LLVM in `libtriton.so`; loaded after the system's, the process dies with a
+segmentation fault while loading it (most likely LLVM symbols resolved to the other library;
+the mechanism was not traced, the order was: tests/test_llvm_order.py). Nothing here imports triton,
 but `torch._dynamo` does, and `diffusers` imports `torch._dynamo`: so a script that resets one of
 our envs and then loads a diffusers model (a WAM, in a user's own evaluation loop or in a test
 process) crashed on import. Loaded in the other order, both work.
