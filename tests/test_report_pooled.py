@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from agra_bench.report import build_report
+from agra_bench.report.forest import _rows
 from agra_bench.report.pooled import cluster_bootstrap
 from agra_bench.report.stats import paired_delta
 from agra_bench.report.tables import expand_comparisons, parse_comparisons
@@ -25,13 +28,13 @@ def test_cluster_bootstrap_ratio_and_degenerate_cases():
 
 
 def _checkpoint_runs(
-    root, policy, train_seed, clean, arm_outcome, episodes=20, data_sha256=None, precisions=None
+    root, policy, train_seed, clean, arm_outcome, episodes=20, data_sha256=None, precisions=None, arms=ARMS
 ):
     """A run of one checkpoint: clean arm outcomes `clean(e)`, perturbed `arm_outcome(e, arm)`."""
     run_id = f"{policy}-s{train_seed}"
     rows = [episode_row(run_id, policy, 0, e, "none", clean(e)) for e in range(episodes)]
     rows += [
-        episode_row(run_id, policy, 0, e, arm, arm_outcome(e, arm)) for arm in ARMS for e in range(episodes)
+        episode_row(run_id, policy, 0, e, arm, arm_outcome(e, arm)) for arm in arms for e in range(episodes)
     ]
     for row in rows:
         row["checkpoint"], row["checkpoint_sha1"] = f"/ckpt/{run_id}", f"{policy}{train_seed}".ljust(40, "0")
@@ -106,6 +109,45 @@ def test_each_training_seed_gets_its_own_pooled_row_so_a_one_seed_effect_shows(t
     assert seed1.difference == pytest.approx(1 / 6) and seed1.ci_low > 0  # lighting: 10 of 60
     assert seed0.drop_difference == pytest.approx(-1 / 6)  # both solve every clean episode
     assert (seed0.policy_rate, seed0.versus_rate) == (pytest.approx(2 / 3), pytest.approx(5 / 6))
+
+
+def test_a_seed_run_on_fewer_arms_is_pooled_only_over_the_arms_every_seed_ran(tmp_path):
+    # Seeds 0 and 1 ran all three arms, seed 2 only texture; agra fails texture on even init
+    # states on every seed, and ties wam elsewhere. Pooling all arms would weigh texture 1/3 on
+    # seeds 0-1 and fully on seed 2 (-3/7 overall): a number set by the mix of families.
+    for seed, arms in ((0, ARMS), (1, ARMS), (2, ("texture",))):
+        _checkpoint_runs(tmp_path, "wam", seed, lambda e: True, lambda e, arm: True, arms=arms)
+        _checkpoint_runs(
+            tmp_path, "agra", seed, lambda e: True, lambda e, arm: arm != "texture" or e % 2 == 1, arms=arms
+        )
+    report = build_report([tmp_path])
+    pooled = report.pooled
+    test_row, every_arm = pooled.iloc[0], pooled.iloc[1]
+    assert (test_row.scope, test_row.arms, test_row.train_seeds) == ("pooled", "texture", "0,1,2")
+    assert (test_row.clusters, test_row.pairs, test_row.arms_left_out) == (60, 60, "camera,lighting")
+    assert test_row.difference == pytest.approx(-0.5) and test_row.drop_difference == pytest.approx(-0.5)
+    assert (every_arm.scope, every_arm.arms, every_arm.train_seeds) == (
+        "all_arms",
+        "camera,lighting,texture",
+        "0,1",
+    )
+    assert (every_arm.pairs, every_arm.difference, every_arm.arms_left_out) == (
+        120,
+        pytest.approx(-1 / 6),
+        "",
+    )
+    seeds = pooled[pooled["scope"] == "seed"].set_index("train_seeds")
+    assert list(seeds.index) == ["0", "1", "2"] and seeds.loc["2", "arms"] == "texture"
+    arms = pooled[pooled["scope"] == "arm"].set_index("arms")
+    assert arms.loc["texture", "train_seeds"] == "0,1,2" and arms.loc["camera", "train_seeds"] == "0,1"
+    assert any("leaves out camera,lighting" in note for note in report.notes)
+    labels = [label for label, _ in _rows(pooled)]
+    assert labels[-2:] == ["pooled ID (arms every seed ran)", "pooled ID (seeds 0,1: all arms)"]
+    # when only one seed ran every arm, its `seed` row is that pool: no `all_arms` row
+    for run in tmp_path.glob("*-s1"):
+        shutil.rmtree(run)
+    pooled = build_report([tmp_path]).pooled
+    assert "all_arms" not in set(pooled["scope"]) and pooled.iloc[0].train_seeds == "0,2"
 
 
 def test_leaderboard_names_each_checkpoints_training_seed(tmp_path):

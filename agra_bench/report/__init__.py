@@ -24,7 +24,7 @@ from agra_bench.report.forest import forest_plots
 from agra_bench.report.integrity import integrity_notes, integrity_table
 from agra_bench.report.levels import level_table
 from agra_bench.report.load import load_runs
-from agra_bench.report.pooled import pooled_comparisons, without_flagged_arms
+from agra_bench.report.pooled import balancing_notes, pooled_comparisons, without_flagged_arms
 from agra_bench.report.render import render_html, render_markdown
 from agra_bench.report.robustness import robustness_table
 from agra_bench.report.tables import (
@@ -93,6 +93,7 @@ def build_report(
     pooled = pooled_comparisons(without_flagged_arms(episodes, integrity), comparisons)
     if integrity["flagged"].any() and not pooled.empty:
         notes.append("the pooled head-to-head leaves out the arms flagged by the integrity check")
+    notes += balancing_notes(pooled)
     comparisons = policy_comparisons(episodes, comparisons)
     board = leaderboard(arms)
     for policy, group in arms.groupby("policy_label"):

@@ -30,6 +30,8 @@ PANELS = (
     ("drop_difference", "drop_ci_low", "drop_ci_high", "drop from clean: {first}'s − {second}'s"),
 )
 ROW_HEIGHT_IN = 0.3
+#: The scopes of pooled.csv drawn as diamonds, below the arms: the pooled rows of each split.
+TOTALS = ("pooled", "all_arms")
 
 
 def _arm_name(arms: str) -> str:
@@ -41,7 +43,10 @@ def _row_label(row: pd.Series, several_severities: bool) -> str:
     split = str(row["split"]).upper()
     severity = f" s{row['severities']}" if several_severities else ""
     if row["scope"] == "pooled":  # one pooled row per severity (pooled.py)
-        return f"pooled {split}{severity} (all perturbed arms)"
+        every_arm = not row["arms_left_out"]
+        return f"pooled {split}{severity} ({'all perturbed arms' if every_arm else 'arms every seed ran'})"
+    if row["scope"] == "all_arms":  # only where the seeds ran different arms
+        return f"pooled {split}{severity} (seeds {row['train_seeds']}: all arms)"
     return f"{_arm_name(row['arms'])}{severity} ({split})"
 
 
@@ -52,7 +57,9 @@ def _rows(pooled: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     arms = pooled[pooled["scope"] == "arm"]
     order = arms.assign(name=arms["arms"].map(_arm_name), level=arms["severities"].astype(int))
     arms = arms.loc[order.sort_values(["split", "name", "level"]).index]
-    totals = pooled[pooled["scope"] == "pooled"].sort_values("split")
+    totals = pooled[pooled["scope"].isin(TOTALS)].sort_values(
+        ["split", "scope"], ascending=[True, False], kind="stable"
+    )
     return [(_row_label(row, several), row) for frame in (arms, totals) for _, row in frame.iterrows()]
 
 
@@ -72,7 +79,7 @@ def forest_plots(pooled: pd.DataFrame, out: Path) -> list[Figure]:
                 estimate, low, high = (100 * float(row[c]) for c in (column, low_column, high_column))
                 if np.isnan(estimate):
                     continue
-                total = row["scope"] == "pooled"
+                total = row["scope"] in TOTALS
                 ax.errorbar(
                     estimate,
                     position,
@@ -83,7 +90,7 @@ def forest_plots(pooled: pd.DataFrame, out: Path) -> list[Figure]:
                     capsize=3,
                 )
             ax.axvline(0, color="grey", linewidth=0.8)
-            pooled_rows = sum(1 for _, row in rows if row["scope"] == "pooled")
+            pooled_rows = sum(1 for _, row in rows if row["scope"] in TOTALS)
             if pooled_rows < len(rows):
                 ax.axhline(pooled_rows - 0.5, color="grey", linewidth=0.5, linestyle=":")
             ax.set_title(title.format(first=first, second=second), fontsize=10)
@@ -100,7 +107,9 @@ def forest_plots(pooled: pd.DataFrame, out: Path) -> list[Figure]:
                 "init state and seed); whiskers: 95% cluster bootstrap over (training seed, task, "
                 "init state). Left: success difference; right: drop from each policy's own clean "
                 f"arm, {first}'s minus {second}'s (positive: {first} loses less). Blue: ID arms; "
-                "orange: OOD arms; diamonds: every perturbed arm of a split pooled.",
+                "orange: OOD arms; diamonds: the perturbed arms of a split pooled (the arms every "
+                "training seed ran; where seeds ran different arms, also every arm over the seeds "
+                "that ran them all).",
             )
         )
     return figures

@@ -23,6 +23,10 @@ Two statistics, both "first minus second", with the same resampled clusters:
   separates robustness from clean skill: positive means the first policy loses less. Only
   clusters where both policies ran the clean arm enter it.
 
+Training seeds that ran different arms (a later seed run on a subset of the families) are
+pooled over the arms they share, so that the pooled number does not move with the mix of
+families (`balanced_pools`).
+
 Checkpoints are paired by training seed (`train_seed`, from the run manifests); a seed that
 is unknown (-1) pairs with every seed, as in the per-arm head-to-head.
 """
@@ -111,10 +115,12 @@ def without_flagged_arms(episodes: pd.DataFrame, integrity: pd.DataFrame) -> pd.
 def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     """Per (first, second, suite, split, severity): one row pooling every perturbed arm of that
     severity (`scope` "pooled"; a dose-response sweep of one family at other severities gets
-    rows of its own instead of weighing that family several times in the pool); then, when
-    there are several training seeds, the same for each seed alone ("seed"); then, when there
-    are several arms, one row per arm, a family at one severity, pooled over training seeds
-    ("arm"; its clusters hold one pair each). Flagged arms are already left out by the caller
+    rows of its own instead of weighing that family several times in the pool; training seeds
+    that ran different arms: `balanced_pools`); then, when there are several training seeds,
+    the same for each seed alone ("seed"); then, when there are several arms, one row per arm,
+    a family at one severity, pooled over training seeds ("arm"; its clusters hold one pair
+    each). `arms_left_out` names the arms of the split that a row's pool could not use (empty
+    but for a balanced `pooled` row). Flagged arms are already left out by the caller
     (`without_flagged_arms`)."""
     rows = []
     for first, second in comparisons:
@@ -125,14 +131,50 @@ def pooled_comparisons(episodes: pd.DataFrame, comparisons: tuple[tuple[str, str
         perturbed = pairs[pairs["perturbation"] != CONTROL]
         for (suite, split, _), group in perturbed.groupby(["suite", "split", "severity"], sort=True):
             key = {"policy": first, "versus": second, "suite": suite, "split": split}
-            rows.append({**key, "scope": "pooled", **_pooled_statistics(group, gaps)})
+            pools = balanced_pools(group)
             if group["train_seed"].nunique() > 1:  # each seed alone
-                for _, part in group.groupby("train_seed", sort=True):
-                    rows.append({**key, "scope": "seed", **_pooled_statistics(part, gaps)})
+                pools += [("seed", part) for _, part in group.groupby("train_seed", sort=True)]
             if group.groupby(["perturbation", "severity"]).ngroups > 1:  # each arm (family, severity)
-                for _, part in group.groupby(["perturbation", "severity"], sort=True):
-                    rows.append({**key, "scope": "arm", **_pooled_statistics(part, gaps)})
+                pools += [("arm", part) for _, part in group.groupby(["perturbation", "severity"], sort=True)]
+            for scope, part in pools:
+                left_out = set(group["perturbation"]) - set(part["perturbation"]) if scope == "pooled" else ()
+                stats = _pooled_statistics(part, gaps)
+                rows.append({**key, "scope": scope, **stats, "arms_left_out": ",".join(sorted(left_out))})
     return pd.DataFrame(rows)
+
+
+def balancing_notes(pooled: pd.DataFrame) -> list[str]:
+    """One report note per pooled row that had to leave arms out (`balanced_pools`)."""
+    if pooled.empty:
+        return []
+    balanced = pooled[(pooled["scope"] == "pooled") & (pooled["arms_left_out"] != "")]
+    return [
+        f"{row.policy} vs {row.versus}, {row.suite} {row.split}: the training seeds ran different "
+        f"arms, so the pooled row keeps the arms every seed ran and leaves out {row.arms_left_out} "
+        "(an `all_arms` row pools every arm over the seeds that ran them all, where two or more did)"
+        for row in balanced.itertuples()
+    ]
+
+
+def balanced_pools(group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The pooled rows of one split and severity. When every training seed ran the same arms:
+    one, `pooled`. When they did not (a later seed ran a subset), a pool of all their arms
+    would weigh the families differently per seed, so its number would move with the mix of
+    families rather than with the policies: `pooled` then keeps the arms every seed ran, and
+    `all_arms` pools every arm over the seeds that ran them all (when two or more did; one
+    such seed is already its own `seed` row)."""
+    arms_of_seed = group.groupby("train_seed")["perturbation"].agg(frozenset)
+    every_arm = frozenset(group["perturbation"])
+    common = frozenset.intersection(*arms_of_seed)
+    if common == every_arm:
+        return [("pooled", group)]
+    pools = []
+    if common:
+        pools.append(("pooled", group[group["perturbation"].isin(common)]))
+    complete = [seed for seed, arms in arms_of_seed.items() if arms == every_arm]
+    if len(complete) > 1:
+        pools.append(("all_arms", group[group["train_seed"].isin(complete)]))
+    return pools
 
 
 def _pooled_statistics(group: pd.DataFrame, gaps: pd.Series) -> dict:
