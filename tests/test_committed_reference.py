@@ -72,9 +72,9 @@ def test_the_committed_report_is_the_report_of_the_committed_runs(tmp_path):
 
 
 def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
-    """Each run has all its planned episodes; each agra run of any teacher has a wam run of the
-    same training seed on the same arm, split, tasks and episodes; a seed's wam runs each have
-    an agra partner, and all of them have a MobileNetV2 one once that seed has any."""
+    """Each run has all its planned episodes; each training seed's wam and (MobileNetV2) agra
+    runs pair one to one (same arm, split, tasks and episodes), and every run of another teacher
+    has its wam partner."""
     keys = Counter()
     for run in _episode_runs(_tracked_runs(tmp_path)):
         table = pd.read_parquet(run / "episodes.parquet", columns=["episode_key", "schema_version"])
@@ -94,19 +94,12 @@ def test_every_committed_run_is_complete_and_has_its_partner(tmp_path):
         by_seed.setdefault(json.loads(key)["train_seed"], {}).setdefault(label, set()).add(key)
     assert any(labels.get("wam") for labels in by_seed.values()), "no committed wam runs"
     for seed, by_label in by_seed.items():
-        wam = by_label.get("wam", set())
-        variants = {label: runs for label, runs in by_label.items() if label != "wam"}
-        if "agra" in variants:  # a seed with the MobileNetV2 agra runs every arm of its wam
-            assert wam == variants["agra"], (
-                f"seed {seed}: unpaired runs: wam only {sorted(wam - variants['agra'])}, "
-                f"agra only {sorted(variants['agra'] - wam)}"
-            )
-        for label, runs in variants.items():
+        wam, agra = by_label.get("wam", set()), by_label.get("agra", set())
+        assert wam == agra, (
+            f"seed {seed}: unpaired runs: wam only {sorted(wam - agra)}, agra only {sorted(agra - wam)}"
+        )
+        for label, runs in by_label.items():
             assert runs <= wam, f"seed {seed}: {label} runs without a wam partner: {sorted(runs - wam)}"
-        # a seed whose MobileNetV2 agra is not trained yet (the teacher control's trio, trained
-        # over sessions) pairs each wam run with its control run
-        alone = wam - set().union(*variants.values())
-        assert not alone, f"seed {seed}: wam runs without an agra partner: {sorted(alone)}"
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
 
 
